@@ -1,0 +1,120 @@
+"""Input validation for the estimator: texts, labels with ``-1``, parameters.
+
+Every error names the argument and what was wrong with it.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.utils import check_scalar
+
+UNLABELED = -1
+
+
+def check_texts(X, name="X") -> list:
+    """``X`` as a list of ``str``.
+
+    Accepts a list, tuple, 1-D array, pandas Series/Index, or a 2-D array or
+    DataFrame with exactly one column. Empty strings are valid texts.
+    """
+    if isinstance(X, (str, bytes)):
+        raise TypeError(f"{name} must be a sequence of strings, not a single {type(X).__name__}")
+    if hasattr(X, "to_numpy"):  # pandas
+        X = X.to_numpy()
+    try:
+        arr = np.asarray(X, dtype=object)
+    except Exception as exc:  # ragged nested input and the like
+        raise TypeError(f"{name} must be a sequence of strings: {exc}") from exc
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D (one text per row), got an array of shape {arr.shape}")
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name} is empty: at least one text is needed")
+    for i, t in enumerate(arr):
+        if not isinstance(t, str):
+            raise TypeError(f"{name}[{i}] is {type(t).__name__} {t!r}; every element of {name} must be a str")
+    return arr.tolist()
+
+
+def is_unlabeled(v) -> bool:
+    if isinstance(v, (bool, np.bool_)):
+        return False
+    if isinstance(v, (Integral, Real)):
+        return v == UNLABELED
+    return isinstance(v, str) and v == str(UNLABELED)
+
+
+def encode_labels(y, n_samples, name="y"):
+    """Split ``y`` into classes and class ids, with ``-1`` for unlabeled rows.
+
+    An entry is unlabeled when it is the number -1 (or, in an array of
+    strings, the string ``"-1"``, which is what numpy makes of ``-1`` in a
+    list of strings).
+
+    Returns
+    -------
+    classes : ndarray
+        Sorted distinct labels (``np.unique``), without the unlabeled marker.
+    y_idx : ndarray of int64
+        Index into ``classes`` per row, ``-1`` for unlabeled rows.
+    """
+    if hasattr(y, "to_numpy"):
+        y = y.to_numpy()
+    if isinstance(y, (list, tuple)):
+        y = np.asarray(y, dtype=object)
+        if all(isinstance(v, (Integral, np.integer)) and not isinstance(v, bool) for v in y):
+            y = y.astype(np.int64)
+        elif all(isinstance(v, (Real, np.number)) and not isinstance(v, bool) for v in y):
+            y = y.astype(np.float64)
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {y.shape}")
+    if y.shape[0] != n_samples:
+        raise ValueError(f"X and {name} have different lengths: {n_samples} texts but {y.shape[0]} labels")
+    for i, v in enumerate(y):
+        if v is None or (isinstance(v, (float, np.floating)) and math.isnan(v)):
+            raise ValueError(f"{name}[{i}] is {v!r}; mark unlabeled rows with -1, not NaN or None")
+    unlabeled = np.fromiter((is_unlabeled(v) for v in y), dtype=bool, count=y.shape[0])
+    if unlabeled.all():
+        raise ValueError(f"every entry of {name} is -1 (unlabeled): at least two labeled classes are needed")
+    labeled_values = y[~unlabeled]
+    try:
+        classes, inverse = np.unique(labeled_values, return_inverse=True)
+    except TypeError as exc:
+        raise TypeError(f"the labels in {name} cannot be sorted (mixed types?): {exc}") from exc
+    if classes.shape[0] < 2:
+        raise ValueError(
+            f"{name} has {classes.shape[0]} class among its labeled rows ({classes.tolist()}); "
+            "a classifier needs at least two"
+        )
+    y_idx = np.full(y.shape[0], UNLABELED, dtype=np.int64)
+    y_idx[~unlabeled] = inverse
+    return classes, y_idx
+
+
+def check_number(value, name, *, low=None, high=None, include_low=True, include_high=True, integer=False):
+    """A scalar parameter in a range; ``check_scalar`` with NaN refused too."""
+    bounds = {(True, True): "both", (True, False): "left", (False, True): "right", (False, False): "neither"}
+    # check_scalar refuses an inclusive bound on a side that has no bound.
+    include_low = include_low and low is not None
+    include_high = include_high and high is not None
+    target = Integral if integer else Real
+    check_scalar(value, name, target, min_val=low, max_val=high,
+                 include_boundaries=bounds[(include_low, include_high)])
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be {'an int' if integer else 'a number'}, got a bool")
+    if not integer and not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return value
+
+
+def check_choice(value, name, choices):
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
+    return value

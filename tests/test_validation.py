@@ -1,0 +1,82 @@
+"""Bad input gets a clear error that names the argument."""
+
+import numpy as np
+import pytest
+from conftest import make_texts
+
+from skgloss import GLossTextClassifier
+
+X, Y = make_texts(4)
+
+
+def clf(path, **kw):
+    return GLossTextClassifier(path, **{"max_length": 16, "batch_size": 4, "max_epochs": 1, **kw})
+
+
+@pytest.mark.parametrize(
+    "X_bad, y_bad, exc, match",
+    [
+        (["ok", 3, "ok"], ["a", "b", "a"], TypeError, r"X\[1\]"),
+        (["ok", None], ["a", "b"], TypeError, r"X\[1\]"),
+        ("one string", ["a"], TypeError, "single str"),
+        ([], [], ValueError, "empty"),
+        (["a", "b", "c"], ["x", "y"], ValueError, "different lengths"),
+        (["a", "b"], [-1, -1], ValueError, "-1"),
+        (["a", "b", "c"], ["x", "x", -1], ValueError, "at least two"),
+        (["a", "b", "c"], [0.0, np.nan, 1.0], ValueError, r"y\[1\]"),
+        (["a", "b"], [[0, 1], [1, 0]], ValueError, "1-D"),
+        ([["a", "b"], ["c", "d"]], [0, 1], ValueError, "1-D"),
+    ],
+)
+def test_bad_data(tiny_bert, X_bad, y_bad, exc, match):
+    with pytest.raises(exc, match=match):
+        clf(tiny_bert).fit(X_bad, y_bad)
+
+
+@pytest.mark.parametrize(
+    "param, value, exc",
+    [
+        ("lam", -0.1, ValueError), ("lam", 1.5, ValueError), ("lam", "high", TypeError),
+        ("lam", float("nan"), ValueError),
+        ("gamma", 0, ValueError), ("gamma", 1, ValueError),
+        ("sigma", 0, ValueError), ("sigma", -2.0, ValueError), ("sigma", "median", ValueError),
+        ("sigma", float("inf"), ValueError),
+        ("n_neighbors", 0, ValueError), ("n_neighbors", 2.5, TypeError),
+        ("max_length", 1, ValueError), ("max_length", 10.0, TypeError),
+        ("batch_size", 0, ValueError), ("batch_size", 1, ValueError),
+        ("max_epochs", 0, ValueError), ("learning_rate", 0, ValueError),
+        ("weight_decay", -1, ValueError), ("warmup_ratio", 1.0, ValueError),
+        ("max_grad_norm", 0, ValueError), ("validation_fraction", 1.0, ValueError),
+        ("n_iter_no_change", 0, ValueError), ("verbose", -1, ValueError),
+        ("loss", "triplet", ValueError), ("pooling", "max", ValueError),
+        ("class_weight", "auto", ValueError),
+    ],
+)
+def test_bad_parameters_name_the_argument(tiny_bert, param, value, exc):
+    with pytest.raises(exc, match=param):
+        clf(tiny_bert, **{param: value}).fit(X, Y)
+
+
+def test_batch_size_one_is_fine_without_a_graph(tiny_bert):
+    clf(tiny_bert, loss="ce", batch_size=1, validation_fraction=0).fit(X[:4], Y[:4])
+
+
+def test_model_path_that_does_not_exist(tmp_path):
+    with pytest.raises(ValueError, match="no such folder"):
+        clf(str(tmp_path / "missing")).fit(X, Y)
+    with pytest.raises(ValueError, match="no such folder"):
+        clf("./not/a/model").fit(X, Y)
+
+
+def test_max_length_beyond_model_positions(tiny_bert):
+    with pytest.raises(ValueError, match="max_length"):
+        clf(tiny_bert, max_length=100).fit(X, Y)
+
+
+def test_class_weight_with_unknown_label(tiny_bert):
+    with pytest.raises(ValueError, match="class_weight"):
+        clf(tiny_bert, class_weight={"fruit": 1.0, "plant": 2.0}).fit(X, Y)
+
+
+def test_params_are_not_validated_in_init():
+    GLossTextClassifier(lam=7, loss="nope")  # sklearn convention: errors come in fit
