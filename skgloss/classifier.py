@@ -22,7 +22,15 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import __version__
 from ._validation import check_choice, check_number, check_texts, encode_labels, is_unlabeled
-from .encoder import DEFAULT_MODEL, POOLINGS, embed_texts, load_encoder, resolve_device, resolve_model_path
+from .encoder import (
+    DEFAULT_MODEL,
+    POOLINGS,
+    embed_texts,
+    load_encoder,
+    resolve_device,
+    resolve_model_path,
+    save_encoder,
+)
 from .graph import sqrt_sigma_heuristic
 from .training import LOSSES, TrainingConfig, train
 
@@ -428,8 +436,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        self.encoder_.save_pretrained(folder / _ENCODER_DIR)
-        self.tokenizer_.save_pretrained(folder / _ENCODER_DIR)
+        save_encoder(self.encoder_, self.tokenizer_, folder / _ENCODER_DIR)
         save_file({k: v.detach().cpu().contiguous() for k, v in self.head_.state_dict().items()},
                   str(folder / _HEAD_FILE))
         params = self.get_params()

