@@ -28,7 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["batch_affinity", "sqrt_sigma_heuristic"]
+__all__ = ["batch_affinity", "sqrt_sigma_heuristic", "knn_graph"]
 
 
 def _check_sigma(sigma) -> float:
@@ -142,3 +142,139 @@ def sqrt_sigma_heuristic(embeddings, *, max_samples: int = 2000, random_state=No
             "the 'sqrt' heuristic cannot choose sigma; pass a number instead"
         )
     return math.sqrt(d / 3.0)
+
+
+# --------------------------------------------------------------------------
+# The corpus graph (METHOD.md §3 step 2)
+# --------------------------------------------------------------------------
+
+#: Below this many rows, ``backend="auto"`` uses the exact blocked search.
+#: PyNNDescent's first call in a process pays ~40 s of numba compilation,
+#: which exact search at this size beats (benchmarks/knn_graph.py).
+EXACT_MAX_ROWS = 50_000
+
+_BLOCK_BYTES = 64 * 2**20
+
+
+def _unit_rows(X, name="X"):
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array (n_samples, n_features), got shape {X.shape}")
+    if X.shape[0] == 0:
+        raise ValueError(f"{name} has no rows")
+    X = X.astype(np.float32, copy=False)
+    if not np.isfinite(X).all():
+        bad = int(np.flatnonzero(~np.isfinite(X).all(axis=1))[0])
+        raise ValueError(f"{name}[{bad}] contains NaN or infinite values")
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    if (norms == 0).any():
+        bad = int(np.flatnonzero(norms[:, 0] == 0)[0])
+        raise ValueError(f"{name}[{bad}] has zero norm: cosine similarity is undefined for it")
+    return X / norms
+
+
+def _exact_neighbors(Z, k):
+    """k nearest rows of each row by cosine similarity, in memory-bounded blocks."""
+    n = Z.shape[0]
+    block = max(1, min(n, _BLOCK_BYTES // (4 * n)))
+    idx = np.empty((n, k), dtype=np.int64)
+    sim = np.empty((n, k), dtype=np.float32)
+    for start in range(0, n, block):
+        stop = min(n, start + block)
+        S = Z[start:stop] @ Z.T
+        S[np.arange(stop - start), np.arange(start, stop)] = -np.inf  # never yourself
+        part = np.argpartition(-S, k - 1, axis=1)[:, :k]
+        idx[start:stop] = part
+        sim[start:stop] = np.take_along_axis(S, part, axis=1)
+    return idx, sim
+
+
+def _pynndescent_neighbors(Z, k, random_state, n_jobs):
+    try:
+        import numba
+        from pynndescent import NNDescent
+    except ImportError as exc:  # pragma: no cover - a dependency
+        raise ImportError("backend='pynndescent' needs the pynndescent package") from exc
+    threads = numba.get_num_threads()
+    try:
+        index = NNDescent(Z, n_neighbors=k + 1, metric="cosine", random_state=random_state,
+                          n_jobs=n_jobs, compressed=True)
+        idx, dist = index.neighbor_graph
+    finally:
+        numba.set_num_threads(threads)
+    # Drop each row's own entry (usually first), keeping the k nearest others in order.
+    order = np.argsort(idx == np.arange(idx.shape[0])[:, None], axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(idx, order, axis=1), 1.0 - np.take_along_axis(dist, order, axis=1)
+
+
+def knn_graph(X, n_neighbors, *, sigma=None, backend="auto", random_state=None, n_jobs=None):
+    """Symmetric weighted k-nearest-neighbour graph under cosine similarity.
+
+    METHOD.md §3 step 2. Each row keeps its k most cosine-similar other rows;
+    the edge weight is the kernel of METHOD.md §2,
+    ``w_ij = exp(-(2 - 2·cos_ij) / (2σ²))``, when ``sigma`` is given, else the
+    cosine similarity clipped at 0; the graph is symmetrised with the
+    elementwise maximum, ``W ← max(W, Wᵀ)``, and has a zero diagonal.
+
+    Parameters
+    ----------
+    X : array-like of shape (n, d)
+        Embeddings. Rows must be finite and of non-zero norm.
+    n_neighbors : int >= 1
+        k. ``k >= n`` is clamped to ``n - 1`` with a warning.
+    sigma : float > 0, optional
+        Kernel width σ.
+    backend : {"auto", "exact", "pynndescent"}, default="auto"
+        ``"exact"``: blocked brute force (no n×n matrix is held);
+        ``"pynndescent"``: approximate search with PyNNDescent (its "not
+        found" entries are dropped; numba's thread count is restored);
+        ``"auto"``: exact below ``EXACT_MAX_ROWS`` rows.
+    random_state : int or None
+        Seed of PyNNDescent.
+    n_jobs : int or None
+        Threads for PyNNDescent.
+
+    Returns
+    -------
+    graph : scipy.sparse.csr_matrix of shape (n, n), float64
+
+    Notes
+    -----
+    Identical rows are valid: their similarity is 1 and each keeps k of them
+    as neighbours (which ones is arbitrary).
+    """
+    from scipy import sparse
+
+    if backend not in ("auto", "exact", "pynndescent"):
+        raise ValueError(f"backend must be 'auto', 'exact' or 'pynndescent', got {backend!r}")
+    k = _check_n_neighbors(n_neighbors)
+    if k is None:
+        raise TypeError("n_neighbors must be an int >= 1, got None")
+    if sigma is not None:
+        sigma = _check_sigma(sigma)
+    Z = _unit_rows(X)
+    n = Z.shape[0]
+    if k >= n:
+        import warnings
+
+        warnings.warn(f"n_neighbors={k} >= n_samples={n}: using n_neighbors={n - 1}", UserWarning, stacklevel=2)
+        k = n - 1
+    if k == 0:
+        return sparse.csr_matrix((n, n), dtype=np.float64)
+    if backend == "auto":
+        backend = "exact" if n < EXACT_MAX_ROWS else "pynndescent"
+    if backend == "exact":
+        idx, sim = _exact_neighbors(Z, k)
+    else:
+        idx, sim = _pynndescent_neighbors(Z, k, random_state, n_jobs)
+    rows = np.repeat(np.arange(n), idx.shape[1])
+    cols = idx.ravel()
+    sim = np.clip(sim.ravel().astype(np.float64), -1.0, 1.0)
+    keep = (cols >= 0) & (cols != rows)
+    rows, cols, sim = rows[keep], cols[keep], sim[keep]
+    weight = np.exp(-(2.0 - 2.0 * sim) / (2.0 * sigma * sigma)) if sigma is not None else np.maximum(sim, 0.0)
+    W = sparse.csr_matrix((weight, (rows, cols)), shape=(n, n))
+    W = W.maximum(W.T).tocsr()
+    W.eliminate_zeros()
+    W.sort_indices()
+    return W

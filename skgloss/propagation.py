@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["transition_matrix", "harmonic_solve", "harmonic_propagation"]
+__all__ = ["transition_matrix", "harmonic_solve", "harmonic_propagation", "label_spreading"]
 
 # Added to the diagonal of (I - T_UU). It leaves every node that can reach a
 # labeled node unchanged to ~1e-12 and makes the system non-singular when a
@@ -141,3 +141,100 @@ def harmonic_propagation(W: torch.Tensor, labels: torch.Tensor, n_classes: int) 
     reached = mass > 1e-12
     uniform = torch.full_like(F_U, 1.0 / n_classes)
     return torch.where(reached, F_U / torch.where(reached, mass, torch.ones_like(mass)), uniform)
+
+
+# --------------------------------------------------------------------------
+# Label spreading on the corpus graph (METHOD.md §3 step 3)
+# --------------------------------------------------------------------------
+
+
+def label_spreading(graph, y, *, alpha=0.2, max_iter=30, tol=1e-3, n_classes=None):
+    """Label spreading (Zhou et al. 2004) on a sparse graph.
+
+    Iterates ``F ← α·S·F + (1 - α)·Y`` with ``S = D^-1/2 W D^-1/2`` (W the
+    graph without its diagonal, D its row sums), from ``F = Y``, until
+    ``Σ|F_t - F_(t-1)| < tol`` or ``max_iter`` iterations, then normalises the
+    rows of F to sum to 1. The same iteration, stopping rule and result as
+    scikit-learn's ``LabelSpreading`` given the same graph.
+
+    Parameters
+    ----------
+    graph : scipy.sparse matrix of shape (n, n)
+        Symmetric non-negative affinities, e.g. from :func:`skgloss.graph.knn_graph`.
+    y : array-like of int, shape (n,)
+        Class ids in ``[0, n_classes)``; ``-1`` for unlabeled rows.
+    alpha : float in (0, 1), default=0.2
+        α, the share of a node's distribution that comes from its neighbours.
+    max_iter : int >= 1, default=30
+    tol : float >= 0, default=1e-3
+    n_classes : int, optional
+        Columns of the result; default ``max(y) + 1``.
+
+    Returns
+    -------
+    F : ndarray of shape (n, n_classes), float64
+        Rows sum to 1, except rows that no label reached, which are all zero.
+
+    Warns
+    -----
+    ConvergenceWarning
+        When ``max_iter`` is reached first.
+    """
+    import warnings
+
+    import numpy as np
+    from scipy import sparse
+    from sklearn.exceptions import ConvergenceWarning
+
+    if not sparse.issparse(graph):
+        raise TypeError(f"graph must be a scipy sparse matrix, got {type(graph).__name__}")
+    if graph.ndim != 2 or graph.shape[0] != graph.shape[1]:
+        raise ValueError(f"graph must be square, got shape {graph.shape}")
+    n = graph.shape[0]
+    y = np.asarray(y)
+    if y.ndim != 1 or y.shape[0] != n:
+        raise ValueError(f"y must be 1-D with one entry per graph row ({n}), got shape {y.shape}")
+    if not np.issubdtype(y.dtype, np.integer):
+        raise TypeError(f"y must hold integer class ids (-1 for unlabeled), got dtype {y.dtype}")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must lie in the open interval (0, 1), got {alpha!r}")
+    if max_iter < 1:
+        raise ValueError(f"max_iter must be >= 1, got {max_iter!r}")
+    if y.min() < -1:
+        raise ValueError("y must hold class ids >= 0, or -1 for unlabeled rows")
+    n_classes = int(y.max()) + 1 if n_classes is None else int(n_classes)
+    if y.max() >= n_classes:
+        raise ValueError(f"y holds class {int(y.max())} but n_classes={n_classes}")
+
+    W = sparse.csr_matrix(graph, dtype=np.float64, copy=True)
+    W.setdiag(0.0)
+    W.eliminate_zeros()
+    if W.data.size and W.data.min() < 0:
+        raise ValueError("graph has negative weights")
+    d = np.asarray(W.sum(axis=1)).ravel()
+    d_inv_sqrt = np.zeros_like(d)
+    d_inv_sqrt[d > 0] = 1.0 / np.sqrt(d[d > 0])
+    # S = D^-1/2 W D^-1/2, scaled by alpha once, on the CSR arrays in place
+    W.data *= alpha * d_inv_sqrt[np.repeat(np.arange(n), np.diff(W.indptr))] * d_inv_sqrt[W.indices]
+    alpha_S = W
+
+    F = np.zeros((n, n_classes))
+    labeled = y >= 0
+    F[np.flatnonzero(labeled), y[labeled]] = 1.0
+    y_static = (1.0 - alpha) * F
+    previous = np.zeros_like(F)
+    diff = np.empty_like(F)
+    for _ in range(max_iter):
+        np.subtract(F, previous, out=diff)
+        np.abs(diff, out=diff)
+        if diff.sum() < tol:
+            break
+        previous, F = F, alpha_S @ F
+        F += y_static
+    else:
+        warnings.warn(f"label_spreading: max_iter={max_iter} was reached without convergence "
+                      f"(tol={tol})", ConvergenceWarning, stacklevel=2)
+    norm = F.sum(axis=1, keepdims=True)
+    norm[norm == 0] = 1.0
+    F /= norm
+    return F

@@ -1,0 +1,149 @@
+"""The corpus graph: knn_graph and label_spreading (METHOD.md §3)."""
+
+import warnings
+
+import numpy as np
+import pytest
+from scipy import sparse
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.neighbors import NearestNeighbors
+from sklearn.semi_supervised import LabelSpreading
+
+from skgloss.graph import knn_graph
+from skgloss.propagation import label_spreading
+
+
+def clustered(n=300, d=16, k_centers=5, seed=0, spread=0.3):
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(size=(k_centers, d))
+    labels = rng.integers(0, k_centers, n)
+    return centers[labels] + spread * rng.normal(size=(n, d)), labels
+
+
+def test_exact_knn_matches_sklearn_brute_force():
+    X, _ = clustered(200)
+    k = 7
+    W = knn_graph(X, k, backend="exact")
+    nn = NearestNeighbors(n_neighbors=k + 1, metric="cosine", algorithm="brute").fit(X)
+    ind = nn.kneighbors(X, return_distance=False)
+    expected = sparse.lil_matrix((200, 200))
+    for i, row in enumerate(ind):
+        for j in row:
+            if j != i:
+                expected[i, j] = 1
+    expected = expected.tocsr()
+    expected = expected.maximum(expected.T)
+    assert np.array_equal((W != 0).toarray(), expected.toarray() != 0)
+    assert (W != W.T).nnz == 0 and W.diagonal().sum() == 0
+
+
+def test_knn_weights_follow_the_kernel():
+    X, _ = clustered(50)
+    Z = X / np.linalg.norm(X, axis=1, keepdims=True)
+    W = knn_graph(X, 5, sigma=0.5, backend="exact").tocoo()
+    cos = np.einsum("ij,ij->i", Z[W.row], Z[W.col])
+    np.testing.assert_allclose(W.data, np.exp(-(2 - 2 * cos) / (2 * 0.25)), rtol=1e-5)
+    W0 = knn_graph(X, 5, backend="exact").tocoo()
+    np.testing.assert_allclose(W0.data, np.maximum(np.einsum("ij,ij->i", Z[W0.row], Z[W0.col]), 0), atol=1e-6)
+
+
+def test_knn_small_and_clamped():
+    with pytest.warns(UserWarning, match="n_neighbors=5 >= n_samples=3"):
+        W = knn_graph(np.eye(3) + 0.1, 5)
+    assert W.shape == (3, 3) and W.nnz == 6
+    with pytest.warns(UserWarning):
+        single = knn_graph(np.ones((1, 4)), 1)
+    assert single.shape == (1, 1) and single.nnz == 0
+    assert knn_graph(np.array([[1.0, 0.0], [0.0, 1.0]]), 1, sigma=1.0).nnz == 2
+
+
+def test_knn_identical_rows_are_documented_behaviour():
+    W = knn_graph(np.ones((6, 3)), 2, sigma=0.5)
+    np.testing.assert_allclose(W.data, 1.0, rtol=1e-5)  # float32 search
+    assert (np.diff(W.indptr) >= 2).all()
+
+
+@pytest.mark.parametrize(
+    "X, kwargs, exc, match",
+    [
+        (np.array([[np.nan, 1.0], [1.0, 0.0]]), {}, ValueError, r"X\[0\].*NaN"),
+        (np.array([[0.0, 0.0], [1.0, 0.0]]), {}, ValueError, r"X\[0\].*zero norm"),
+        (np.ones((3, 2)), {"backend": "annoy"}, ValueError, "backend"),
+        (np.ones(3), {}, ValueError, "2-D"),
+    ],
+)
+def test_knn_bad_input(X, kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        knn_graph(X, 2, **kwargs)
+
+
+@pytest.mark.parametrize("k", [0, -1])
+def test_knn_bad_n_neighbors(k):
+    with pytest.raises(ValueError, match="n_neighbors"):
+        knn_graph(np.eye(3), k)
+
+
+@pytest.mark.pynndescent
+def test_pynndescent_recall_against_exact():
+    import numba
+
+    X, _ = clustered(3000, d=32, k_centers=20, seed=1, spread=0.5)
+    k = 10
+    threads = numba.get_num_threads()
+    approx = knn_graph(X, k, backend="pynndescent", random_state=0, n_jobs=1)
+    assert numba.get_num_threads() == threads
+    exact = knn_graph(X, k, backend="exact")
+    hits = approx.astype(bool).multiply(exact.astype(bool)).nnz
+    recall = hits / exact.nnz
+    assert recall >= 0.9, recall
+    assert (approx != approx.T).nnz == 0 and approx.diagonal().sum() == 0
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_label_spreading_equals_sklearn(seed):
+    X, labels = clustered(400, seed=seed)
+    W = knn_graph(X, 8, sigma=0.7)
+    y = labels.copy()
+    rng = np.random.default_rng(seed)
+    y[rng.random(400) < 0.9] = -1
+    y[:5] = np.arange(5)  # every class labeled somewhere
+    ours = label_spreading(W, y, alpha=0.3, max_iter=50, tol=1e-4)
+    ref = LabelSpreading(kernel=lambda A, B: W, alpha=0.3, max_iter=50, tol=1e-4).fit(X, y)
+    np.testing.assert_allclose(ours, ref.label_distributions_, atol=1e-6)
+    np.testing.assert_allclose(ours.sum(1), 1.0)
+    assert (ours.argmax(1) == labels).mean() > 0.9
+
+
+def test_label_spreading_warns_at_max_iter():
+    X, labels = clustered(100)
+    y = np.where(np.arange(100) < 10, labels, -1)
+    with pytest.warns(ConvergenceWarning, match="max_iter=2"):
+        label_spreading(knn_graph(X, 5), y, max_iter=2, tol=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        label_spreading(knn_graph(X, 5), y, max_iter=200, tol=1e-3)
+
+
+def test_label_spreading_unreached_rows_are_zero_not_nan():
+    W = sparse.csr_matrix(np.array([[0, 1, 0, 0], [1, 0, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0]], dtype=float))
+    F = label_spreading(W, np.array([0, -1, -1, -1]), n_classes=2)
+    assert np.isfinite(F).all()
+    np.testing.assert_allclose(F[:2], [[1, 0], [1, 0]])
+    np.testing.assert_allclose(F[2:], 0.0)
+
+
+@pytest.mark.parametrize(
+    "graph, y, kwargs, exc, match",
+    [
+        (np.eye(3), [0, 1, -1], {}, TypeError, "sparse"),
+        (sparse.csr_matrix((3, 4)), [0, 1, -1], {}, ValueError, "square"),
+        (sparse.eye(3, format="csr"), [0, 1], {}, ValueError, "one entry per graph row"),
+        (sparse.eye(3, format="csr"), [0, 1, -1], {"alpha": 1.0}, ValueError, "alpha"),
+        (sparse.eye(3, format="csr"), [0, 1, -1], {"alpha": 0}, ValueError, "alpha"),
+        (sparse.eye(3, format="csr"), [0.0, 1.0, -1.0], {}, TypeError, "integer"),
+        (sparse.eye(3, format="csr"), [0, 1, -2], {}, ValueError, "-1"),
+    ],
+)
+def test_label_spreading_bad_input(graph, y, kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        label_spreading(graph, np.asarray(y), **kwargs)
