@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import warnings
 from numbers import Integral, Real
 from pathlib import Path
 
@@ -251,7 +252,6 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         if n_val == 0:
             return rows, rows[:0]
         if n_val < counts.shape[0] or labeled.shape[0] - n_val < counts.shape[0] or counts.min() < 2:
-            import warnings
             warnings.warn(
                 f"too few labeled rows ({labeled.shape[0]}) for a stratified validation split of "
                 f"validation_fraction={self.validation_fraction} over {counts.shape[0]} classes; "
@@ -282,6 +282,9 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         texts = check_texts(X)
         self.classes_, y_idx = encode_labels(y, len(texts))
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        train_rows, val_rows = self._validation_split(y_idx, seed)
+        train_texts = [texts[i] for i in train_rows]
+        class_weight = self._class_weight_array(y_idx[train_rows])
         self.device_ = resolve_device(self.device)
         rng_devices = [self.device_] if self.device_.type == "cuda" else []
         with torch.random.fork_rng(devices=rng_devices):
@@ -292,8 +295,6 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                 raise ValueError(f"max_length={self.max_length} exceeds the encoder's {max_pos} positions")
             encoder.to(self.device_)
             head = torch.nn.Linear(encoder.config.hidden_size, len(self.classes_)).to(self.device_)
-            train_rows, val_rows = self._validation_split(y_idx, seed)
-            train_texts = [texts[i] for i in train_rows]
             self.sigma_ = self._choose_sigma(encoder, tokenizer, train_texts, seed)
             config = TrainingConfig(
                 loss=self.loss, lam=self.lam, gamma=self.gamma, sigma=self.sigma_,
@@ -301,7 +302,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                 batch_size=self.batch_size, max_epochs=self.max_epochs, learning_rate=self.learning_rate,
                 weight_decay=self.weight_decay, warmup_ratio=self.warmup_ratio,
                 max_grad_norm=self.max_grad_norm, n_iter_no_change=self.n_iter_no_change,
-                class_weight=self._class_weight_array(y_idx[train_rows]), seed=seed, verbose=self.verbose,
+                class_weight=class_weight, seed=seed, verbose=self.verbose,
             )
             result = train(
                 encoder, head, tokenizer, train_texts, y_idx[train_rows], config, self.device_,
