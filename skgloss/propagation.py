@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["transition_matrix", "harmonic_solve", "harmonic_propagation", "label_spreading"]
+__all__ = ["transition_matrix", "harmonic_solve", "harmonic_propagation", "label_spreading", "neighbour_average"]
 
 # Added to the diagonal of (I - T_UU). It leaves every node that can reach a
 # labeled node unchanged to ~1e-12 and makes the system non-singular when a
@@ -238,3 +238,38 @@ def label_spreading(graph, y, *, alpha=0.2, max_iter=30, tol=1e-3, n_classes=Non
     norm[norm == 0] = 1.0
     F /= norm
     return F
+
+
+def neighbour_average(neighbour_idx, neighbour_weight, label_distributions):
+    """Inductive label distributions: the weighted mean of the neighbours' rows of F.
+
+    METHOD.md §3, "inductive graph inference": ``q_c = Σ_j w_j F_jc / Σ_j w_j F_j·``
+    over the k nearest training documents j of a new document.
+
+    Parameters
+    ----------
+    neighbour_idx : int array of shape (m, k)
+        Rows of ``label_distributions``; negative entries are ignored.
+    neighbour_weight : array of shape (m, k)
+        Non-negative edge weights.
+    label_distributions : array of shape (n, C)
+
+    Returns
+    -------
+    Q : ndarray of shape (m, C)
+        Rows sum to 1 where some labeled mass was reached, else are all zero.
+    reached : bool ndarray of shape (m,)
+        Which rows reached labeled mass; never divides by zero (unlike
+        scikit-learn's ``LabelSpreading.predict_proba`` for such queries).
+    """
+    import numpy as np
+
+    idx = np.asarray(neighbour_idx)
+    w = np.where(idx >= 0, np.asarray(neighbour_weight, dtype=np.float64), 0.0)
+    F = np.asarray(label_distributions, dtype=np.float64)
+    Q = np.einsum("mk,mkc->mc", w, F[np.maximum(idx, 0)])
+    mass = Q.sum(axis=1)
+    reached = mass > 1e-12
+    Q[reached] /= mass[reached, None]
+    Q[~reached] = 0.0
+    return Q, reached

@@ -4,11 +4,18 @@
   :func:`g_loss` and :class:`GLoss`;
 - :mod:`skgloss.losses.supcon`: supervised contrastive loss,
   :func:`supcon_loss` and :class:`SupConLoss`;
+- :mod:`skgloss.losses.neighbour_kl`: the neighbour-consistency loss on the
+  corpus graph (METHOD.md §3), :func:`neighbour_kl_loss` and
+  :class:`NeighbourKLLoss`;
 - :mod:`skgloss.losses._base`: the ``(1 - λ)·CE + λ·term`` mix they share.
 """
 
-from ._base import labeled_cross_entropy
+from ._base import labeled_cross_entropy, soft_cross_entropy
 from .gloss import GLoss, g_loss, stratified_mask
+from .neighbour_kl import NeighbourKLLoss, neighbour_kl_loss
 from .supcon import SupConLoss, supcon_loss
 
-__all__ = ["g_loss", "GLoss", "supcon_loss", "SupConLoss", "labeled_cross_entropy", "stratified_mask"]
+__all__ = [
+    "g_loss", "GLoss", "supcon_loss", "SupConLoss", "neighbour_kl_loss", "NeighbourKLLoss",
+    "labeled_cross_entropy", "soft_cross_entropy", "stratified_mask",
+]

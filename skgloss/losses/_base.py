@@ -42,6 +42,18 @@ def labeled_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, class_weig
     return F.cross_entropy(logits[labeled].float(), labels[labeled], weight=weight)
 
 
+def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean over rows of ``-Σ_c t_c log softmax(logits)_c`` for soft targets ``t``.
+
+    Used for pseudo-labeled rows, whose targets are label-spreading
+    distributions. A zero that keeps the graph when there are no rows.
+    """
+    if logits.shape[0] == 0:
+        return zero_with_graph(logits)
+    log_p = F.log_softmax(logits.float(), dim=1)
+    return -(targets.to(log_p.dtype) * log_p).sum(dim=1).mean()
+
+
 def check_lam(lam) -> float:
     if isinstance(lam, bool) or not isinstance(lam, Real) or not math.isfinite(lam) or not 0 <= lam <= 1:
         raise ValueError(f"lam must be a number in [0, 1], got {lam!r}")
