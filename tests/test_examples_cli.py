@@ -42,3 +42,13 @@ def test_pytorch_loop_example(tiny_bert):
         values = dict(kv.split("=") for kv in line.split(": ")[1].split(", "))
         assert set(values) == {"ce", "gloss", "loss"}
         assert all(math.isfinite(float(v)) for v in values.values())
+
+
+def test_semi_supervised_example(tiny_bert):
+    out = run("examples/semi_supervised.py", "--model", tiny_bert, "--epochs", "1", "--max-length", "32",
+              "--label-fraction", "0.3")
+    assert out.returncode == 0, out.stderr
+    assert re.search(r"\d+ of 600 training rows labeled", out.stdout)
+    for mode in ("head", "graph", "blend"):
+        assert f"held-out accuracy, inference={mode}:" in out.stdout
+    assert "best parameters: {'lam':" in out.stdout
