@@ -210,7 +210,11 @@ def _nndescent(Z, k, random_state, n_jobs):
 
 
 def _pynndescent_neighbors(Z, k, random_state, n_jobs):
-    idx, dist = _nndescent(Z, k + 1, random_state, n_jobs).neighbor_graph
+    # NN-descent finds a longer list much more reliably than a short one: at
+    # n = 20,000, d = 384, building with 2k raised recall@10 from 0.87 to 0.99
+    # for 0.2 s more (benchmarks/corpus_graph_speed.py).
+    build_k = min(Z.shape[0] - 1, max(k + 1, 2 * k))
+    idx, dist = _nndescent(Z, build_k, random_state, n_jobs).neighbor_graph
     # Drop each row's own entry (usually first), keeping the k nearest others in order.
     order = np.argsort(idx == np.arange(idx.shape[0])[:, None], axis=1, kind="stable")[:, :k]
     return np.take_along_axis(idx, order, axis=1), 1.0 - np.take_along_axis(dist, order, axis=1)
