@@ -48,7 +48,49 @@ def mr_short_fit(data):
     return lines
 
 
-RENDERERS = {"step_time": step_time, "mr_short_fit": mr_short_fit}
+def mr_semi_supervised(data):
+    a = data["args"]
+    lines = [f"MR, training pool of {data['n_train_pool']} texts with {100 * a['label_fraction']:.0f} % of the labels "
+             f"kept (the rest -1), test on {data['n_test']} texts, all-MiniLM-L6-v2, max_length 64, at most "
+             f"{a['max_epochs']} epochs, seeds {a['seeds']} (`python benchmarks/mr_semi_supervised.py`):", "",
+             "| method | test accuracy (%) |", "|---|---|"]
+    names = {"ce-labeled": "`loss=\"ce\"` on the labeled rows only",
+             "gloss-graph": "`loss=\"gloss\"` with the corpus graph (head inference)",
+             "gloss-graph/graph-inference": "same fit, `inference=\"graph\"`",
+             "gloss-graph/blend-inference": "same fit, `inference=\"blend\"`",
+             "kl-graph": "`loss=\"kl\"` with the corpus graph",
+             "kl-graph/graph-inference": "same fit, `inference=\"graph\"`",
+             "kl-graph/blend-inference": "same fit, `inference=\"blend\"`",
+             "labelspreading-frozen": "scikit-learn `LabelSpreading` (kNN, k=10) on frozen MiniLM embeddings"}
+    for k, v in data["summary"].items():
+        cell = f"{100 * v['mean']:.2f}" + (f" ± {100 * v['std']:.2f}" if len(v["per_seed"]) > 1 else "")
+        lines.append(f"| {names.get(k, k)} | {cell} |")
+    fr = [f for r in data["runs"] for f in (r.get("refresh_fraction_of_epoch") or [])]
+    if fr:
+        lines += ["", f"One corpus-graph refresh (kNN graph + label spreading over the pool) took "
+                      f"{100 * min(fr):.2f}-{100 * max(fr):.2f} % of an epoch's time in these fits."]
+    return lines
+
+
+def corpus_graph_speed(data):
+    a, k, s = data["args"], data["knn_graph"], data["label_spreading"]
+    lines = [f"Corpus-graph pieces on {a['n']} synthetic clustered vectors, d = {a['d']}, k = {a['k']} "
+             "(`python benchmarks/corpus_graph_speed.py`):", "",
+             "| step | skgloss | scikit-learn | ratio |", "|---|---|---|---|",
+             f"| kNN graph, exact blocked search | {k['exact_s']:.2f} s | {k['sklearn_brute_s']:.2f} s "
+             f"(`NearestNeighbors`, brute, cosine) | {k['sklearn_brute_s'] / k['exact_s']:.1f}x |",
+             f"| kNN graph, PyNNDescent (recall {k['pynndescent_recall_vs_exact']:.3f} vs exact) | "
+             f"{k['pynndescent_s']:.2f} s (first call in a process {k['pynndescent_first_call_s']:.0f} s) | | |"]
+    for name, r in s.items():
+        lines.append(f"| label spreading, {name.replace('_', ' ')} (max abs difference "
+                     f"{r['max_abs_difference']:.0e}) | {1e3 * r['skgloss_median_s']:.1f} ms | "
+                     f"{1e3 * r['sklearn_median_s']:.1f} ms (`LabelSpreading`, same graph) | "
+                     f"{r['speedup_of_medians']:.1f}x |")
+    return lines
+
+
+RENDERERS = {"step_time": step_time, "mr_short_fit": mr_short_fit, "mr_semi_supervised": mr_semi_supervised,
+             "corpus_graph_speed": corpus_graph_speed}
 
 
 def main():

@@ -327,22 +327,37 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         return np.array([float(self.class_weight.get(c, 1.0)) for c in self.classes_.tolist()])
 
     def _validation_split(self, y_idx, seed):
-        """Indices of training rows and validation rows (labeled only, stratified)."""
+        """Indices of training rows and validation rows (labeled rows only, stratified).
+
+        Uses a stratified ``train_test_split`` when every class can give a
+        validation row; otherwise (a class with one labeled row, or fewer
+        validation rows than classes) each class with at least two labeled
+        rows gives ``round(validation_fraction · n_c)`` of them, keeping one
+        or more for training, and single-row classes stay in training.
+        """
         rows = np.arange(y_idx.shape[0])
         labeled = rows[y_idx >= 0]
         n_val = int(np.ceil(self.validation_fraction * labeled.shape[0]))
-        counts = np.bincount(y_idx[labeled])
-        counts = counts[counts > 0]
         if n_val == 0:
             return rows, rows[:0]
-        if n_val < counts.shape[0] or labeled.shape[0] - n_val < counts.shape[0] or counts.min() < 2:
-            warnings.warn(
-                f"too few labeled rows ({labeled.shape[0]}) for a stratified validation split of "
-                f"validation_fraction={self.validation_fraction} over {counts.shape[0]} classes; "
-                "training without validation", UserWarning, stacklevel=3,
-            )
-            return rows, rows[:0]
-        _, val = train_test_split(labeled, test_size=n_val, stratify=y_idx[labeled], random_state=seed)
+        counts = np.bincount(y_idx[labeled])
+        counts = counts[counts > 0]
+        if counts.min() >= 2 and counts.shape[0] <= n_val <= labeled.shape[0] - counts.shape[0]:
+            _, val = train_test_split(labeled, test_size=n_val, stratify=y_idx[labeled], random_state=seed)
+        else:
+            rng = np.random.default_rng(seed)
+            val = []
+            for c in np.unique(y_idx[labeled]):
+                members = rng.permutation(labeled[y_idx[labeled] == c])
+                val.extend(members[:min(len(members) - 1, int(round(self.validation_fraction * len(members))))])
+            val = np.asarray(val, dtype=np.int64)
+            if val.shape[0] == 0:
+                warnings.warn(
+                    f"no class has enough labeled rows for validation_fraction={self.validation_fraction} "
+                    f"({labeled.shape[0]} labeled rows over {counts.shape[0]} classes); training without "
+                    "validation", UserWarning, stacklevel=3,
+                )
+                return rows, rows[:0]
         return np.setdiff1d(rows, val), np.sort(val)
 
     # --------------------------------------------------------------------- fit

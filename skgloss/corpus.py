@@ -4,7 +4,8 @@ METHOD.md §3. A memory bank holds one embedding per training document. It
 is filled once, before the first epoch, by embedding every document with the
 pre-trained encoder, and then updated from the forward passes that training
 already does (training batches, and the validation pass for held-out rows):
-a refresh never runs the encoder. Each refresh builds the kNN graph of the
+a refresh never runs the encoder. Embeddings from training batches are taken
+in training mode (dropout on), as they come. Each refresh builds the kNN graph of the
 bank (:func:`skgloss.graph.knn_graph`) and spreads the known labels over it
 (:func:`skgloss.propagation.label_spreading`), giving ``F``, one label
 distribution per document. ``F`` then serves:
@@ -85,13 +86,14 @@ class CorpusGraph:
     def refresh(self):
         """Rebuild the kNN graph from the bank and propagate the labels over it."""
         start = time.perf_counter()
-        k = min(self.n_neighbors, self.bank.shape[0] - 1)
-        self.graph = knn_graph(self.bank, max(k, 1), sigma=self.sigma, backend=self.backend,
-                               random_state=self.random_state) if k >= 1 else None
-        if self.graph is None:  # a single document: nothing to propagate over
+        n = self.bank.shape[0]
+        if n == 1:  # a single document: nothing to link
             from scipy import sparse
 
             self.graph = sparse.csr_matrix((1, 1))
+        else:
+            self.graph = knn_graph(self.bank, min(self.n_neighbors, n - 1), sigma=self.sigma,
+                                   backend=self.backend, random_state=self.random_state)
         self.F = label_spreading(self.graph, self.y, alpha=self.alpha, n_classes=self.n_classes)
         self.n_refreshes += 1
         self.refresh_seconds.append(time.perf_counter() - start)

@@ -300,3 +300,17 @@ def test_class_weight_balanced(tiny_bert):
     n = np.bincount(np.unique(y, return_inverse=True)[1])
     np.testing.assert_allclose(clf.fit(X, y)._class_weight_array(np.unique(y, return_inverse=True)[1]),
                                n.sum() / (2 * n))
+
+
+def test_validation_split_with_rare_classes():
+    """A class with one labeled row stays in training; the others still give validation rows."""
+    y_idx = np.array([0] * 20 + [1] * 10 + [2] + [-1] * 5)
+    clf = GLossTextClassifier(validation_fraction=0.2)
+    train_rows, val_rows = clf._validation_split(y_idx, seed=0)
+    assert np.intersect1d(train_rows, val_rows).size == 0
+    assert len(train_rows) + len(val_rows) == len(y_idx)
+    assert np.bincount(y_idx[val_rows], minlength=3).tolist() == [4, 2, 0]
+    assert (y_idx[train_rows] == -1).sum() == 5 and 30 in train_rows
+    with pytest.warns(UserWarning, match="without validation"):
+        _, none = GLossTextClassifier(validation_fraction=0.1)._validation_split(np.array([0, 1, 2, 3]), 0)
+    assert none.size == 0
