@@ -43,7 +43,7 @@ def mr_short_fit(data):
                      + ", ".join(f"{100 * v:.1f}" for v in r["per_seed"]) + " |")
     if "gloss_minus_ce" in s:
         d = s["gloss_minus_ce"]
-        lines += ["", f"`gloss` − `ce`, paired by seed: " + ", ".join(f"{100 * v:+.1f}" for v in d["per_seed"])
+        lines += ["", "`gloss` − `ce`, paired by seed: " + ", ".join(f"{100 * v:+.1f}" for v in d["per_seed"])
                   + f" points (mean {100 * d['mean']:+.2f})."]
     return lines
 

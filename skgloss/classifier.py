@@ -23,6 +23,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import __version__
 from ._validation import check_choice, check_number, check_texts, encode_labels, is_unlabeled
+from .corpus import CorpusGraph
 from .encoder import (
     DEFAULT_MODEL,
     POOLINGS,
@@ -32,9 +33,17 @@ from .encoder import (
     resolve_model_path,
     save_encoder,
 )
-from .corpus import CorpusGraph
 from .graph import NeighborIndex, sqrt_sigma_heuristic
-from .training import BATCHING, INFERENCE, LOSSES, TrainingConfig, combine_probabilities, graph_probabilities, softmax, train
+from .training import (
+    BATCHING,
+    INFERENCE,
+    LOSSES,
+    TrainingConfig,
+    combine_probabilities,
+    graph_probabilities,
+    softmax,
+    train,
+)
 
 __all__ = ["GLossTextClassifier"]
 
@@ -497,6 +506,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             Columns in the order of ``classes_``; rows sum to 1. From the head,
             the corpus graph or both, as ``inference`` says.
         """
+        check_choice(self.inference, "inference", INFERENCE)
         emb, logits = self._embed(X, with_logits=True)
         head_proba = softmax(logits)
         if self.inference == "head":

@@ -1,9 +1,7 @@
 import gzip
 import importlib.util
 import json
-import sys
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from conftest import REPO, shared_data_dir

@@ -96,7 +96,8 @@ class MixedLoss(nn.Module):
         ce = labeled_cross_entropy(logits, labels, self.class_weight)
         return {"ce": ce, self.term_name: term, "loss": (1.0 - self.lam) * ce + self.lam * term}
 
-    def forward(self, embeddings: torch.Tensor, labels: torch.Tensor, logits: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, embeddings: torch.Tensor, labels: torch.Tensor,
+                logits: torch.Tensor | None = None) -> torch.Tensor:
         """The loss.
 
         Parameters

@@ -89,7 +89,8 @@ def g_loss_with_info(embeddings, labels, *, gamma=0.7, sigma, n_neighbors=None, 
     (True when the loss is the zero placeholder).
     """
     if not isinstance(embeddings, torch.Tensor) or embeddings.ndim != 2:
-        raise ValueError(f"embeddings must be a 2-D tensor (B, d), got {getattr(embeddings, 'shape', type(embeddings))}")
+        shape = getattr(embeddings, "shape", type(embeddings))
+        raise ValueError(f"embeddings must be a 2-D tensor (B, d), got {shape}")
     if not isinstance(labels, torch.Tensor) or labels.shape != embeddings.shape[:1]:
         raise ValueError("labels must be a 1-D tensor with one entry per row of embeddings")
     labels = labels.to(embeddings.device).long()

@@ -26,7 +26,8 @@ from ._base import check_lam, labeled_cross_entropy, zero_with_graph
 __all__ = ["neighbour_kl_loss", "NeighbourKLLoss"]
 
 
-def neighbour_kl_loss(logits: torch.Tensor, neighbour_dist: torch.Tensor, neighbour_weight: torch.Tensor) -> torch.Tensor:
+def neighbour_kl_loss(logits: torch.Tensor, neighbour_dist: torch.Tensor,
+                      neighbour_weight: torch.Tensor) -> torch.Tensor:
     """Mean over the batch of ``Σ_j ŵ_ij KL(F_j ‖ p_i)``, ``p_i = softmax(logits_i)``.
 
     Parameters

@@ -41,7 +41,8 @@ def supcon_loss(embeddings: torch.Tensor, labels: torch.Tensor, *, temperature: 
     -------
     loss : torch.Tensor, scalar
     """
-    if isinstance(temperature, bool) or not isinstance(temperature, Real) or not math.isfinite(temperature) or temperature <= 0:
+    if (isinstance(temperature, bool) or not isinstance(temperature, Real) or not math.isfinite(temperature)
+            or temperature <= 0):
         raise ValueError(f"temperature must be a number > 0, got {temperature!r}")
     labeled = labels >= 0
     z = F.normalize(embeddings[labeled].float(), dim=1)
