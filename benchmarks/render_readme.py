@@ -89,8 +89,20 @@ def corpus_graph_speed(data):
     return lines
 
 
+def batching(data):
+    a, s = data["args"], data["summary"]
+    lines = [f"{a['dataset'].upper()}, {a['n_train']} random training texts (all labeled), {a['n_test']} test texts, "
+             f"`loss=\"gloss\"`, max_length 64, at most {a['max_epochs']} epochs, seeds {a['seeds']} "
+             "(`python benchmarks/batching.py`):", "", "| batching | test accuracy (%), mean ± std | per seed |",
+             "|---|---|---|"]
+    for b in ("random", "graph"):
+        lines.append(f"| `{b}` | {100 * s[b]['mean']:.2f} ± {100 * s[b]['std']:.2f} | "
+                     + ", ".join(f"{100 * v:.1f}" for v in s[b]["per_seed"]) + " |")
+    return lines
+
+
 RENDERERS = {"step_time": step_time, "mr_short_fit": mr_short_fit, "mr_semi_supervised": mr_semi_supervised,
-             "corpus_graph_speed": corpus_graph_speed}
+             "corpus_graph_speed": corpus_graph_speed, "batching": batching}
 
 
 def main():
