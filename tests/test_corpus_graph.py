@@ -147,3 +147,15 @@ def test_label_spreading_unreached_rows_are_zero_not_nan():
 def test_label_spreading_bad_input(graph, y, kwargs, exc, match):
     with pytest.raises(exc, match=match):
         label_spreading(graph, np.asarray(y), **kwargs)
+
+
+def test_label_spreading_threads_do_not_change_the_result_or_numba():
+    import numba
+
+    X, labels = clustered(300, seed=4, spread=0.8)
+    y = np.where(np.arange(300) % 7 == 0, labels, -1)
+    W = knn_graph(X, 6, sigma=0.6)
+    before = numba.get_num_threads()
+    one = label_spreading(W, y, n_jobs=1)
+    assert numba.get_num_threads() == before
+    np.testing.assert_allclose(label_spreading(W, y, n_jobs=-1), one, atol=1e-6)
