@@ -52,7 +52,8 @@ def mr_semi_supervised(data):
     a = data["args"]
     lines = [f"MR, training pool of {data['n_train_pool']} texts with {100 * a['label_fraction']:.0f} % of the labels "
              f"kept (the rest -1), test on {data['n_test']} texts, all-MiniLM-L6-v2, max_length 64, at most "
-             f"{a['max_epochs']} epochs, seeds {a['seeds']} (`python benchmarks/mr_semi_supervised.py`):", "",
+             f"{a['max_epochs']} epochs, seeds {a['seeds']} (`python benchmarks/mr_semi_supervised.py --seeds "
+             + " ".join(map(str, a["seeds"])) + (" --with-kl" if a.get("with_kl") else "") + "`):", "",
              "| method | test accuracy (%) |", "|---|---|"]
     names = {"ce-labeled": "`loss=\"ce\"` on the labeled rows only",
              "gloss-graph": "`loss=\"gloss\"` with the corpus graph (head inference)",
@@ -65,6 +66,11 @@ def mr_semi_supervised(data):
     for k, v in data["summary"].items():
         cell = f"{100 * v['mean']:.2f}" + (f" ± {100 * v['std']:.2f}" if len(v["per_seed"]) > 1 else "")
         lines.append(f"| {names.get(k, k)} | {cell} |")
+    secs = {r["method"]: r["seconds"] for r in data["runs"] if r["seed"] == a["seeds"][0]}
+    if "ce-labeled" in secs and "gloss-graph" in secs:
+        lines += ["", f"The semi-supervised fits train on the whole pool, 10x more text than `ce` on the labeled rows: "
+                      f"{secs['gloss-graph']:.0f} s against {secs['ce-labeled']:.0f} s of fitting (seed "
+                      f"{a['seeds'][0]})."]
     fr = [f for r in data["runs"] for f in (r.get("refresh_fraction_of_epoch") or [])]
     if fr:
         lines += ["", f"One corpus-graph refresh (kNN graph + label spreading over the pool) took "
