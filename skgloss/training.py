@@ -192,7 +192,7 @@ def train(encoder, head, tokenizer, texts, y, config: TrainingConfig, device, *,
     -------
     TrainingResult
         ``history`` holds one dict per epoch: the mean of each loss term over
-        the epoch's steps, ``val_score``, ``seconds``, ``steps``, for G-Loss
+        the epoch's steps that had it, ``val_score``, ``seconds``, ``steps``, for G-Loss
         ``degenerate_batches``, and with a corpus graph ``pseudo_labeled`` (rows
         that had a pseudo-label target) and ``graph_seconds`` (refresh time).
     """
@@ -214,7 +214,7 @@ def train(encoder, head, tokenizer, texts, y, config: TrainingConfig, device, *,
         start = time.perf_counter()
         encoder.train()
         head.train()
-        sums, n_steps, n_pseudo = {}, 0, 0
+        sums, counts, n_steps, n_pseudo = {}, {}, 0, 0
         degenerate_before = getattr(objective, "n_degenerate", 0)
         if corpus is not None and config.batching == "graph":
             batches = corpus.graph_batches(train_rows, config.batch_size, rng)
@@ -254,8 +254,10 @@ def train(encoder, head, tokenizer, texts, y, config: TrainingConfig, device, *,
             n_steps += 1
             for k, v in terms.items():
                 sums[k] = sums.get(k, 0.0) + float(v.detach())
+                counts[k] = counts.get(k, 0) + 1
             bar.set_postfix(loss=f"{float(terms['loss'].detach()):.4f}")
-        record = {"epoch": epoch, **{k: v / max(n_steps, 1) for k, v in sums.items()}, "steps": n_steps}
+        # each term's mean over the steps that had it ("pseudo" is absent from some)
+        record = {"epoch": epoch, **{k: v / counts[k] for k, v in sums.items()}, "steps": n_steps}
         if hasattr(objective, "n_degenerate"):
             record["degenerate_batches"] = objective.n_degenerate - degenerate_before
         val_logits = None
