@@ -8,7 +8,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test bench-step bench-mr clean
+.PHONY: demo test bench-step bench-mr bench-corpus bench-semi bench-batching readme clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,19 @@ bench-step: $(VENV)/.installed
 
 bench-mr: $(VENV)/.installed
 	$(PY) benchmarks/mr_short_fit.py
+
+bench-corpus: $(VENV)/.installed
+	$(PY) benchmarks/corpus_graph_speed.py
+
+bench-semi: $(VENV)/.installed
+	$(PY) benchmarks/mr_semi_supervised.py --seeds 0 1 2 --with-kl
+
+bench-batching: $(VENV)/.installed
+	$(PY) benchmarks/batching.py
+
+# copy benchmarks/results/*.json into the README's tables
+readme: $(VENV)/.installed
+	$(PY) benchmarks/render_readme.py
 
 clean:
 	rm -rf $(VENV) *.egg-info
