@@ -8,7 +8,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test bench-step bench-mr bench-corpus bench-semi bench-batching readme clean
+.PHONY: demo test bench-step bench-mr bench-corpus bench-semi bench-batching bench-predict readme clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,9 @@ bench-semi: $(VENV)/.installed
 
 bench-batching: $(VENV)/.installed
 	$(PY) benchmarks/batching.py
+
+bench-predict: $(VENV)/.installed
+	$(PY) benchmarks/predict_throughput.py
 
 # copy benchmarks/results/*.json into the README's tables
 readme: $(VENV)/.installed

@@ -107,8 +107,22 @@ def batching(data):
     return lines
 
 
+def predict_throughput(data):
+    a, r = data["args"], data["results"]
+    lines = [f"`predict` on {a['n']} MR test texts, batch {a['batch_size']}, max_length {a['max_length']}, "
+             f"{a['repeats']} interleaved rounds (`python benchmarks/predict_throughput.py`):", "",
+             "| variant | texts / s | skgloss `predict` is faster by |", "|---|---|---|"]
+    labels = {"skgloss": "`GLossTextClassifier.predict` (length-sorted batches, head included)",
+              "bare-dynamic": "bare `AutoModel` forward, batches in input order padded to their longest text",
+              "bare-max-length": "bare `AutoModel` forward, every batch padded to max_length"}
+    for k, v in r.items():
+        lines.append(f"| {labels.get(k, k)} | {v['texts_per_s']:.0f} | "
+                     + ("" if k == "skgloss" else f"{v['speedup_of_skgloss']:.2f}x") + " |")
+    return lines
+
+
 RENDERERS = {"step_time": step_time, "mr_short_fit": mr_short_fit, "mr_semi_supervised": mr_semi_supervised,
-             "corpus_graph_speed": corpus_graph_speed, "batching": batching}
+             "corpus_graph_speed": corpus_graph_speed, "batching": batching, "predict_throughput": predict_throughput}
 
 
 def main():
