@@ -8,7 +8,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test bench-step bench-mr bench-corpus bench-semi bench-batching bench-predict readme clean
+.PHONY: demo test bench-step bench-mr bench-corpus bench-semi bench-batching bench-predict bench-accuracy readme clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ bench-batching: $(VENV)/.installed
 
 bench-predict: $(VENV)/.installed
 	$(PY) benchmarks/predict_throughput.py
+
+# the resumable five-dataset accuracy harness (cpu profile), then its tables
+bench-accuracy: $(VENV)/.installed
+	$(PY) benchmarks/harness.py --profile cpu
+	$(PY) benchmarks/render_tables.py --profile cpu
 
 # copy benchmarks/results/*.json into the README's tables
 readme: $(VENV)/.installed

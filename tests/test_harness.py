@@ -1,0 +1,58 @@
+"""The benchmark harness on tiny data: cells, resumption, tables."""
+
+import gzip
+import json
+import sys
+
+import pytest
+from conftest import REPO, make_texts
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+import harness  # noqa: E402
+import render_tables  # noqa: E402
+
+
+@pytest.fixture
+def tiny_data_home(tmp_path):
+    home = tmp_path / "data"
+    (home / "mr").mkdir(parents=True)
+    for split, seed in (("train", 0), ("test", 1)):
+        X, y = make_texts(15, seed=seed)
+        with gzip.open(home / "mr" / f"{split}.jsonl.gz", "wt", encoding="utf-8") as f:
+            for t, label in zip(X, y):
+                f.write(json.dumps({"text": t, "label": label}) + "\n")
+    return home
+
+
+def test_harness_runs_cells_once_and_renders(tiny_bert, tiny_data_home, tmp_path, capsys):
+    runs = tmp_path / "runs"
+    argv = ["--profile", "cpu", "--datasets", "mr", "--variants", "ce", "gloss", "--seeds", "0", "1",
+            "--model", tiny_bert, "--n-train", "24", "--n-test", "10", "--max-epochs", "1",
+            "--data-home", str(tiny_data_home), "--runs-dir", str(runs), "--no-verify", "--in-process"]
+    assert harness.main(argv) == 0
+    files = sorted((runs / "cpu").glob("*.json"))
+    assert [f.name for f in files] == ["mr__ce__seed0.json", "mr__ce__seed1.json",
+                                       "mr__gloss__seed0.json", "mr__gloss__seed1.json"]
+    rec = json.loads(files[2].read_text())
+    assert rec["n_train"] == 24 and rec["n_test"] == 10 and rec["variant"] == "gloss"
+    assert 0 <= rec["test_accuracy"] <= 1 and 0 <= rec["test_macro_f1"] <= 1
+    assert rec["params"]["loss"] == "gloss" and rec["params"]["random_state"] == 0 and rec["seed"] == 0
+    assert rec["peak_rss_mib"] > 0 and rec["seconds_per_epoch"] > 0 and rec["machine"]["skgloss"]
+    capsys.readouterr()
+    assert harness.main(argv) == 0  # resumable: nothing left to run
+    assert "0 cells to run" in capsys.readouterr().out
+
+    out = tmp_path / "accuracy_cpu.md"
+    render_tables.main(["--profile", "cpu", "--runs-dir", str(runs), "--out", str(out)])
+    text = out.read_text()
+    assert "| mr |" in text and "(n=2)" in text and "`gloss`" in text
+    assert "## Paired against `ce`" in text and "| mr | `gloss` |" in text
+
+
+def test_paired_verdict():
+    t = {"ce": {0: {"test_accuracy": 0.80}, 1: {"test_accuracy": 0.82}, 2: {"test_accuracy": 0.81}},
+         "gloss": {0: {"test_accuracy": 0.83}, 1: {"test_accuracy": 0.85}, 2: {"test_accuracy": 0.84}},
+         "kl": {0: {"test_accuracy": 0.81}, 1: {"test_accuracy": 0.81}, 2: {"test_accuracy": 0.82}}}
+    assert render_tables.paired(t, "gloss")["beyond_seed_spread"] is True
+    assert render_tables.paired(t, "kl")["beyond_seed_spread"] is False  # mixed signs
+    assert render_tables.paired({"ce": {0: {"test_accuracy": 1}}}, "kl") is None
