@@ -315,7 +315,8 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                 f"graph_refresh=None turns the corpus graph off, but loss={self.loss!r}, "
                 f"inference={self.inference!r} and batching={self.batching!r} need it"
             )
-        if not (self.class_weight is None or self.class_weight == "balanced" or isinstance(self.class_weight, dict)):
+        cw = self.class_weight
+        if not (cw is None or isinstance(cw, dict) or (isinstance(cw, str) and cw == "balanced")):
             raise ValueError(f"class_weight must be None, 'balanced' or a dict, got {self.class_weight!r}")
         resolve_model_path(self.model_name_or_path)
 

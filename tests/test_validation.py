@@ -49,7 +49,7 @@ def test_bad_data(tiny_bert, X_bad, y_bad, exc, match):
         ("max_grad_norm", 0, ValueError), ("validation_fraction", 1.0, ValueError),
         ("n_iter_no_change", 0, ValueError), ("verbose", -1, ValueError),
         ("loss", "triplet", ValueError), ("pooling", "max", ValueError),
-        ("class_weight", "auto", ValueError),
+        ("class_weight", "auto", ValueError), ("class_weight", [1.0, 2.0], ValueError),
     ],
 )
 def test_bad_parameters_name_the_argument(tiny_bert, param, value, exc):
