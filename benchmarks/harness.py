@@ -9,8 +9,10 @@ an interrupted harness picks up where it stopped. Each cell runs in its own
 process, so its peak memory is its own.
 
 Variants: ``ce``, ``supcon``, ``gloss`` (in-batch G-Loss), ``gloss-graph``
-(G-Loss with the corpus graph refreshed every epoch) and ``kl`` (the
-summary's neighbour-consistency loss).
+and ``kl`` (the summary's neighbour-consistency loss). With every label
+known, a corpus graph changes a G-Loss fit only through what uses it, so
+``gloss-graph`` uses all of it: graph-aware batches and blended head + graph
+inference (a corpus graph with neither would give exactly the ``gloss`` fit).
 
 Profiles:
 - ``cpu``: all-MiniLM-L6-v2 (offline package), a stratified training subset
@@ -54,7 +56,7 @@ VARIANTS = {
     "ce": {"loss": "ce"},
     "supcon": {"loss": "supcon"},
     "gloss": {"loss": "gloss"},
-    "gloss-graph": {"loss": "gloss", "graph_refresh": 1},
+    "gloss-graph": {"loss": "gloss", "batching": "graph", "inference": "blend"},
     "kl": {"loss": "kl"},
 }
 
