@@ -300,10 +300,3 @@ def train(encoder, head, tokenizer, texts, y, config: TrainingConfig, device, *,
         if corpus is not None:
             corpus.restore(best_state[2])
     return result
-
-
-def validation_accuracy(encoder, head, tokenizer, texts, y, config, device) -> float:
-    """Accuracy of the head on held-out texts."""
-    _, logits = embed_texts(encoder, tokenizer, texts, pooling=config.pooling, max_length=config.max_length,
-                            batch_size=config.batch_size, device=device, head=head)
-    return float(np.mean(logits.argmax(axis=1) == y))
