@@ -56,3 +56,28 @@ def test_paired_verdict():
     assert render_tables.paired(t, "gloss")["beyond_seed_spread"] is True
     assert render_tables.paired(t, "kl")["beyond_seed_spread"] is False  # mixed signs
     assert render_tables.paired({"ce": {0: {"test_accuracy": 1}}}, "kl") is None
+
+
+def test_label_scarcity_runs_every_method_once(tiny_bert, tiny_data_home, tmp_path, capsys):
+    import label_scarcity
+
+    runs = tmp_path / "scarcity"
+    argv = ["--datasets", "mr", "--fractions", "0.2", "0.5", "--seeds", "0", "--model", tiny_bert,
+            "--n-pool", "30", "--n-test", "10", "--labeled-epochs", "1", "--pool-epochs", "1",
+            "--data-home", str(tiny_data_home), "--runs-dir", str(runs), "--no-verify", "--in-process"]
+    assert label_scarcity.main(argv) == 0
+    names = sorted(f.name for f in runs.glob("*.json"))
+    methods = ["ce-labeled", "labelspreading-frozen", "skgloss-graph", "skgloss-graph-blend", "tfidf-lr"]
+    assert len(names) == 2 * len(methods)
+    recs = {(r["method"], r["fraction"]): r for r in (json.loads((runs / n).read_text()) for n in names)}
+    assert {m for m, _ in recs} == set(methods)
+    # the labeled share is what was asked, and every method saw the same labeled rows count
+    assert {recs[(m, 0.2)]["n_labeled"] for m in methods} == {6}
+    assert {recs[(m, 0.5)]["n_labeled"] for m in methods} == {15}
+    assert recs[("ce-labeled", 0.2)]["params"]["loss"] == "ce"
+    assert recs[("skgloss-graph", 0.5)]["params"]["loss"] == "gloss"
+    assert 0 <= recs[("skgloss-graph", 0.5)]["transductive_accuracy"] <= 1
+    assert all(0 <= r["test_accuracy"] <= 1 for r in recs.values())
+    capsys.readouterr()
+    assert label_scarcity.main(argv) == 0  # resumable
+    assert "0 fine-tuning runs to do" in capsys.readouterr().out
