@@ -21,6 +21,7 @@ k
 
 from __future__ import annotations
 
+import contextlib
 import math
 from numbers import Real
 
@@ -195,18 +196,36 @@ def _exact_search(Q, R, k, *, exclude_self=False):
     return idx, sim
 
 
+@contextlib.contextmanager
+def numba_threads(n_jobs=None):
+    """Run numba-parallel code on ``n_jobs`` threads (None: numba's current count).
+
+    Restores numba's and torch's thread counts afterwards: numba's OpenMP
+    threading layer shares the OpenMP runtime with torch, so setting numba's
+    count (as PyNNDescent does from its ``n_jobs``) would otherwise change
+    torch's for the rest of the process.
+    """
+    import numba
+
+    numba_before, torch_before = numba.get_num_threads(), torch.get_num_threads()
+    if n_jobs is not None and n_jobs > 0:
+        numba.set_num_threads(min(int(n_jobs), numba.config.NUMBA_NUM_THREADS))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(numba_before)
+        if torch.get_num_threads() != torch_before:
+            torch.set_num_threads(torch_before)
+
+
 def _nndescent(Z, k, random_state, n_jobs):
     try:
-        import numba
         from pynndescent import NNDescent
     except ImportError as exc:  # pragma: no cover - a dependency
         raise ImportError("backend='pynndescent' needs the pynndescent package") from exc
-    threads = numba.get_num_threads()
-    try:
+    with numba_threads():  # NNDescent sets numba's thread count from n_jobs itself
         return NNDescent(Z, n_neighbors=k, metric="cosine", random_state=random_state, n_jobs=n_jobs,
                          compressed=True)
-    finally:
-        numba.set_num_threads(threads)
 
 
 def _pynndescent_neighbors(Z, k, random_state, n_jobs):
@@ -270,13 +289,8 @@ class NeighborIndex:
             return _exact_search(Q, self.reference, k)
         if self._index is None:
             self._index = _nndescent(self.reference, max(k, 10), self.random_state, self.n_jobs)
-        import numba
-
-        threads = numba.get_num_threads()
-        try:
+        with numba_threads():
             idx, dist = self._index.query(Q, k=k)
-        finally:
-            numba.set_num_threads(threads)
         return idx, 1.0 - dist
 
 

@@ -243,9 +243,10 @@ def label_spreading(graph, y, *, alpha=0.2, max_iter=30, tol=1e-3, n_classes=Non
     """
     import warnings
 
-    import numba
     from scipy import sparse
     from sklearn.exceptions import ConvergenceWarning
+
+    from .graph import numba_threads
 
     if not sparse.issparse(graph):
         raise TypeError(f"graph must be a scipy sparse matrix, got {type(graph).__name__}")
@@ -277,10 +278,7 @@ def label_spreading(graph, y, *, alpha=0.2, max_iter=30, tol=1e-3, n_classes=Non
     y_static = (1.0 - alpha) * F
     out = np.empty_like(F)
     rowdiff = np.empty(n)
-    threads = numba.get_num_threads()
-    if n_jobs is not None and n_jobs > 0:
-        numba.set_num_threads(min(int(n_jobs), numba.config.NUMBA_NUM_THREADS))
-    try:
+    with numba_threads(n_jobs):
         alpha_S = np.empty(W.data.shape[0], dtype=np.float32)
         scale(W.indptr, W.indices, W.data.astype(np.float64, copy=False), float(alpha), alpha_S)
         diff = float(F.sum(dtype=np.float64))  # Σ|F_0 - 0|
@@ -295,8 +293,6 @@ def label_spreading(graph, y, *, alpha=0.2, max_iter=30, tol=1e-3, n_classes=Non
         else:
             warnings.warn(f"label_spreading: max_iter={max_iter} was reached without convergence "
                           f"(tol={tol})", ConvergenceWarning, stacklevel=2)
-    finally:
-        numba.set_num_threads(threads)
     F = F.astype(np.float64)
     norm = F.sum(axis=1, keepdims=True)
     norm[norm == 0] = 1.0

@@ -159,3 +159,21 @@ def test_label_spreading_threads_do_not_change_the_result_or_numba():
     one = label_spreading(W, y, n_jobs=1)
     assert numba.get_num_threads() == before
     np.testing.assert_allclose(label_spreading(W, y, n_jobs=-1), one, atol=1e-6)
+
+
+def test_label_spreading_leaves_torch_thread_count_alone():
+    # numba's OpenMP layer shares the runtime with torch: setting numba's threads must not change torch's
+    import torch
+
+    before = torch.get_num_threads()
+    W = sparse.random(60, 60, density=0.2, format="csr", dtype=np.float32, random_state=0)
+    W = (W + W.T).tocsr()
+    y = np.full(60, -1)
+    y[:6] = [0, 1, 0, 1, 0, 1]
+    try:
+        torch.set_num_threads(1)
+        label_spreading(W, y, n_classes=2, n_jobs=2)
+        label_spreading(W, y, n_classes=2)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
