@@ -22,6 +22,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from . import __version__
+from ._logging import logger, verbosity
 from ._validation import check_choice, check_number, check_texts, encode_labels, is_unlabeled
 from .corpus import CorpusGraph
 from .encoder import (
@@ -390,11 +391,19 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         -------
         self : GLossTextClassifier
         """
+        with verbosity(self.verbose):
+            return self._fit(X, y)
+
+    def _fit(self, X, y):
         self._validate_params()
         texts = check_texts(X)
         self.classes_, y_idx = encode_labels(y, len(texts))
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         train_rows, val_rows = self._validation_split(y_idx, seed)
+        n_unlabeled = int(np.sum(y_idx < 0))
+        logger.info("fitting %s (loss=%s) on %d texts: %d labeled, %d unlabeled, %d classes; %d held out for "
+                    "validation", self.model_name_or_path, self.loss, len(texts), len(texts) - n_unlabeled,
+                    n_unlabeled, len(self.classes_), len(val_rows))
         class_weight = self._class_weight_array(y_idx[train_rows])
         use_corpus = self._uses_corpus_graph(y_idx)
         # What training and propagation may see: validation labels are hidden.

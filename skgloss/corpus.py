@@ -25,6 +25,7 @@ import time
 
 import numpy as np
 
+from ._logging import logger
 from .graph import knn_graph
 from .propagation import label_spreading
 
@@ -97,6 +98,10 @@ class CorpusGraph:
         self.F = label_spreading(self.graph, self.y, alpha=self.alpha, n_classes=self.n_classes)
         self.n_refreshes += 1
         self.refresh_seconds.append(time.perf_counter() - start)
+        confident = (self.y < 0) & (self.F.max(axis=1) >= self.threshold) if self.threshold is not None else None
+        logger.debug("corpus graph refresh %d: %d nodes, %d edges, %s confident unlabeled rows, %.2f s",
+                     self.n_refreshes, n, self.graph.nnz, "-" if confident is None else int(confident.sum()),
+                     self.refresh_seconds[-1])
         return self
 
     def pseudo_targets(self, rows):

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ._logging import logger
 from .encoder import embed_texts, encode, tokenize
 from .graph import edge_weights
 from .losses import GLoss, NeighbourKLLoss, SupConLoss, labeled_cross_entropy, soft_cross_entropy
@@ -281,10 +282,9 @@ def train(encoder, head, tokenizer, texts, y, config: TrainingConfig, device, *,
         record["seconds"] = time.perf_counter() - start
         result.history.append(record)
         result.n_steps += n_steps
-        if config.verbose:
-            summary = " ".join(f"{k}={v:.4f}" for k, v in record.items()
-                               if isinstance(v, float) and k not in ("seconds", "graph_seconds"))
-            tqdm.write(f"[skgloss] epoch {epoch}: {summary} ({record['seconds']:.1f}s)")
+        summary = " ".join(f"{k}={v:.4f}" for k, v in record.items()
+                           if isinstance(v, float) and k not in ("seconds", "graph_seconds"))
+        logger.info("epoch %d: %s (%.1f s)", epoch, summary, record["seconds"])
         if not has_val:
             continue
         if record["val_score"] > best_score:

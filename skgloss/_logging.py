@@ -1,0 +1,71 @@
+"""The ``skgloss`` logger, and how an estimator's ``verbose`` maps onto it.
+
+Library code never prints: it logs to ``logging.getLogger("skgloss")``
+(or a child of it). Configure that logger as for any library; the estimators'
+``verbose`` parameter is a shortcut for the common case:
+
+- ``verbose=0``: nothing beyond warnings, no progress bars;
+- ``verbose=1``: progress bars, and INFO messages (model loading, one summary
+  line per epoch);
+- ``verbose>=2``: also DEBUG messages (corpus-graph refreshes, validation
+  splits).
+
+For the duration of a call with ``verbose > 0`` the logger's level is lowered
+to INFO or DEBUG, and, when no handler would show the messages (neither the
+``skgloss`` logger nor its ancestors has one), a handler that writes through
+``tqdm.write`` to stderr (so that it does not break progress bars) is attached.
+Both are undone when the call returns: no logging state outlives it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+logger = logging.getLogger("skgloss")
+logger.addHandler(logging.NullHandler())
+
+__all__ = ["logger", "verbosity"]
+
+
+class _TqdmHandler(logging.Handler):
+    def emit(self, record):
+        from tqdm.auto import tqdm
+
+        try:
+            tqdm.write(self.format(record))
+        except Exception:  # noqa: BLE001 - logging must never raise
+            self.handleError(record)
+
+
+def _has_real_handler(log):
+    while log is not None:
+        if any(not isinstance(h, logging.NullHandler) for h in log.handlers):
+            return True
+        if not log.propagate:
+            return False
+        log = log.parent
+    return False
+
+
+@contextlib.contextmanager
+def verbosity(verbose):
+    """Show the ``skgloss`` logger's INFO (``verbose == 1``) or DEBUG (``verbose >= 2``) messages for a call."""
+    if not verbose:
+        yield
+        return
+    level = logging.INFO if verbose == 1 else logging.DEBUG
+    old_level = logger.level
+    handler = None
+    if logger.getEffectiveLevel() > level:
+        logger.setLevel(level)
+    if not _has_real_handler(logger):
+        handler = _TqdmHandler(level)
+        handler.setFormatter(logging.Formatter("[skgloss] %(message)s"))
+        logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.setLevel(old_level)
+        if handler is not None:
+            logger.removeHandler(handler)
