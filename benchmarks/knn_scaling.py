@@ -108,7 +108,7 @@ def main():
         results.append(row)
         print(", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()
                         if not k.endswith("_times")), flush=True)
-        del X, W
+        X = W = None  # free the 1M-row arrays before the next size
     path = write_json("knn_scaling.json", {"benchmark": "knn_scaling", "args": vars(args), "machine": machine(),
                                            "pynndescent_warmup_s": warmup_s, "results": results})
     print(f"wrote {path}")

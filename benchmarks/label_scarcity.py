@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -42,9 +43,11 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _common import data_home, machine, stratified_sample  # noqa: E402
-from harness import _subset  # noqa: E402
+from _common import data_home  # noqa: E402
 
+from skgloss.bench import machine, stratified_sample, subset  # noqa: E402
+
+logger = logging.getLogger("skgloss.benchmarks")
 RUNS = HERE / "results" / "runs" / "scarcity"
 FINE_TUNED = ("ce-labeled", "skgloss-graph")
 FROZEN = ("labelspreading-frozen", "tfidf-lr")
@@ -61,7 +64,7 @@ def load_split(spec):
     from skgloss.datasets import load_benchmark
 
     X, y, Xt, yt = load_benchmark(spec["dataset"], data_home=spec["data_home"], verify=spec["verify"])
-    tr, te = _subset(y, spec["n_pool"], seed=0), _subset(yt, spec["n_test"], seed=0)
+    tr, te = subset(y, spec["n_pool"], seed=0), subset(yt, spec["n_test"], seed=0)
     X, y = [X[i] for i in tr], np.array([y[i] for i in tr], dtype=object)
     Xt, yt = [Xt[i] for i in te], np.array([yt[i] for i in te], dtype=object)
     n_labeled = max(int(round(spec["fraction"] * len(y))), len(set(y.tolist())))
@@ -205,7 +208,7 @@ def main(argv=None):
                     _write(cell_path(args.runs_dir, dataset, method, fraction, seed), record)
     todo = [(d, m, f, s) for s in args.seeds for d in args.datasets for f in args.fractions for m in args.methods
             if m in FINE_TUNED and not done(d, m, f, s)]
-    print(f"{len(todo)} fine-tuning runs to do; finished runs are kept in {args.runs_dir}", flush=True)
+    logger.info("%d fine-tuning runs to do; finished runs are kept in %s", len(todo), args.runs_dir)
     failures = 0
     for dataset, method, fraction, seed in tqdm(todo, desc="runs"):
         spec = {**base, "dataset": dataset, "method": method, "fraction": fraction, "seed": seed}
@@ -215,9 +218,10 @@ def main(argv=None):
         proc = subprocess.run([sys.executable, __file__, "--run-one", json.dumps(spec)])
         if proc.returncode != 0:
             failures += 1
-            tqdm.write(f"run {dataset}/{method}/{fraction:g}/seed {seed} failed (exit {proc.returncode})")
+            logger.warning("run %s/%s/%g/seed %d failed (exit %d)", dataset, method, fraction, seed, proc.returncode)
     return 1 if failures else 0
 
 
 if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     sys.exit(main())

@@ -24,7 +24,7 @@ def tiny_data_home(tmp_path):
     return home
 
 
-def test_harness_runs_cells_once_and_renders(tiny_bert, tiny_data_home, tmp_path, capsys):
+def test_harness_runs_cells_once_and_renders(tiny_bert, tiny_data_home, tmp_path, caplog):
     runs = tmp_path / "runs"
     argv = ["--profile", "cpu", "--datasets", "mr", "--variants", "ce", "gloss", "--seeds", "0", "1",
             "--model", tiny_bert, "--n-train", "24", "--n-test", "10", "--max-epochs", "1",
@@ -38,9 +38,10 @@ def test_harness_runs_cells_once_and_renders(tiny_bert, tiny_data_home, tmp_path
     assert 0 <= rec["test_accuracy"] <= 1 and 0 <= rec["test_macro_f1"] <= 1
     assert rec["params"]["loss"] == "gloss" and rec["params"]["random_state"] == 0 and rec["seed"] == 0
     assert rec["peak_rss_mib"] > 0 and rec["seconds_per_epoch"] > 0 and rec["machine"]["skgloss"]
-    capsys.readouterr()
-    assert harness.main(argv) == 0  # resumable: nothing left to run
-    assert "0 cells to run" in capsys.readouterr().out
+    caplog.clear()
+    with caplog.at_level("INFO", logger="skgloss"):
+        assert harness.main(argv) == 0  # resumable: nothing left to run
+    assert "0 cells to run" in caplog.text
 
     out = tmp_path / "accuracy_cpu.md"
     render_tables.main(["--profile", "cpu", "--runs-dir", str(runs), "--out", str(out)])
@@ -58,7 +59,7 @@ def test_paired_verdict():
     assert render_tables.paired({"ce": {0: {"test_accuracy": 1}}}, "kl") is None
 
 
-def test_label_scarcity_runs_every_method_once(tiny_bert, tiny_data_home, tmp_path, capsys):
+def test_label_scarcity_runs_every_method_once(tiny_bert, tiny_data_home, tmp_path, caplog):
     import label_scarcity
 
     runs = tmp_path / "scarcity"
@@ -78,6 +79,7 @@ def test_label_scarcity_runs_every_method_once(tiny_bert, tiny_data_home, tmp_pa
     assert recs[("skgloss-graph", 0.5)]["params"]["loss"] == "gloss"
     assert 0 <= recs[("skgloss-graph", 0.5)]["transductive_accuracy"] <= 1
     assert all(0 <= r["test_accuracy"] <= 1 for r in recs.values())
-    capsys.readouterr()
-    assert label_scarcity.main(argv) == 0  # resumable
-    assert "0 fine-tuning runs to do" in capsys.readouterr().out
+    caplog.clear()
+    with caplog.at_level("INFO", logger="skgloss"):
+        assert label_scarcity.main(argv) == 0  # resumable
+    assert "0 fine-tuning runs to do" in caplog.text

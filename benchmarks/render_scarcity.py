@@ -1,0 +1,100 @@
+"""Table and plot of the label-scarcity study (``benchmarks/label_scarcity.py``).
+
+Writes ``benchmarks/results/label_scarcity.md`` (test accuracy, mean ± std
+over seeds, per dataset, label fraction and method) and, with matplotlib
+installed, ``benchmarks/results/label_scarcity.png`` (accuracy against the
+fraction of labels kept, one panel per dataset, error bars one std).
+
+Usage: python benchmarks/render_scarcity.py [--runs-dir benchmarks/results/runs/scarcity] [--no-plot]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+METHODS = ("ce-labeled", "skgloss-graph", "skgloss-graph-blend", "labelspreading-frozen", "tfidf-lr")
+
+
+def load(runs_dir):
+    """``{dataset: {method: {fraction: [records]}}}``."""
+    table = {}
+    for path in sorted(Path(runs_dir).glob("*.json")):
+        r = json.loads(path.read_text())
+        table.setdefault(r["dataset"], {}).setdefault(r["method"], {}).setdefault(r["fraction"], []).append(r)
+    return table
+
+
+def render(table):
+    lines = ["# Label scarcity", "",
+             "Test accuracy (%), mean ± std over seeds (n = seeds run), with all-MiniLM-L6-v2 where an encoder is "
+             "used. Rendered by `benchmarks/render_scarcity.py` from `benchmarks/results/runs/scarcity/`; "
+             "protocol in `benchmarks/label_scarcity.py`."]
+    for ds, t in sorted(table.items()):
+        methods = [m for m in METHODS if m in t]
+        fractions = sorted({f for m in methods for f in t[m]})
+        any_run = next(iter(t[methods[0]].values()))[0]
+        lines += ["", f"## {ds} (pool of {any_run['n_pool']} training texts, {any_run['n_test']} test texts)", "",
+                  "| labels kept | " + " | ".join(f"`{m}`" for m in methods) + " |",
+                  "|---|" + "---|" * len(methods)]
+        for f in fractions:
+            n_lab = next(r["n_labeled"] for m in methods for r in t[m].get(f, []))
+            cells = []
+            for m in methods:
+                accs = 100 * np.array([r["test_accuracy"] for r in t[m].get(f, [])])
+                cells.append("–" if not len(accs) else f"{accs.mean():.2f} ± {accs.std(ddof=1):.2f} (n={len(accs)})"
+                             if len(accs) > 1 else f"{accs[0]:.2f} (n=1)")
+            lines.append(f"| {100 * f:g} % ({n_lab}) | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(table, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(table), figsize=(4.2 * len(table), 3.4), squeeze=False)
+    for ax, (ds, t) in zip(axes[0], sorted(table.items())):
+        for m in METHODS:
+            if m not in t:
+                continue
+            fr = sorted(t[m])
+            accs = [100 * np.array([r["test_accuracy"] for r in t[m][f]]) for f in fr]
+            ax.errorbar([100 * f for f in fr], [a.mean() for a in accs],
+                        yerr=[a.std(ddof=1) if len(a) > 1 else 0 for a in accs], marker="o", capsize=3, label=m)
+        ax.set_xscale("log")
+        ax.set_xticks([1, 5, 10, 20], labels=["1", "5", "10", "20"])
+        ax.set_xlabel("labels kept (% of the pool)")
+        ax.set_title(ds)
+    axes[0][0].set_ylabel("test accuracy (%)")
+    axes[0][-1].legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser()
+    p.add_argument("--runs-dir", default=str(HERE / "results" / "runs" / "scarcity"))
+    p.add_argument("--out", default=str(HERE / "results" / "label_scarcity.md"))
+    p.add_argument("--no-plot", action="store_true", help="table only (no matplotlib needed)")
+    args = p.parse_args(argv)
+    table = load(args.runs_dir)
+    if not table:
+        raise SystemExit(f"no finished runs under {args.runs_dir}")
+    out = Path(args.out)
+    out.write_text(render(table))
+    print(f"wrote {out}")
+    if not args.no_plot:
+        plot(table, out.with_suffix(".png"))
+        print(f"wrote {out.with_suffix('.png')}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
