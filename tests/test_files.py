@@ -1,0 +1,71 @@
+"""skgloss.files: texts and labels from CSV / TSV / JSONL / text files; predictions out."""
+
+import csv
+import gzip
+import json
+
+import numpy as np
+import pytest
+
+from skgloss.files import read_texts, write_predictions
+
+
+def test_csv_with_named_columns_and_unlabeled_rows(tmp_path):
+    p = tmp_path / "a.csv"
+    p.write_text('body,topic\n"hello, world",greet\nbye,\nmaybe,-1\n')
+    texts, labels = read_texts(p, text_column="body", label_column="topic")
+    assert texts == ["hello, world", "bye", "maybe"]
+    assert labels.tolist() == ["greet", -1, -1]
+
+
+def test_tsv_jsonl_gz_and_txt(tmp_path):
+    (tmp_path / "a.tsv").write_text("text\tlabel\nx y\t1\n")
+    assert read_texts(tmp_path / "a.tsv", label_column="label")[1].tolist() == ["1"]
+    with gzip.open(tmp_path / "a.jsonl.gz", "wt") as f:
+        f.write(json.dumps({"text": "a", "label": 3}) + "\n\n" + json.dumps({"text": "b", "label": None}) + "\n")
+    texts, labels = read_texts(tmp_path / "a.jsonl.gz", label_column="label")
+    assert texts == ["a", "b"] and labels.tolist() == [3, -1]
+    (tmp_path / "a.txt").write_text("one\ntwo\n\n")
+    (tmp_path / "labels.txt").write_text("x\n\n")
+    assert read_texts(tmp_path / "a.txt") == (["one", "two"], None)
+    assert read_texts(tmp_path / "a.txt", label_column="label", labels_path=tmp_path / "labels.txt")[1].tolist() \
+        == ["x", -1]
+
+
+@pytest.mark.parametrize("name, content, kwargs, message", [
+    ("a.csv", "", {}, "is empty"),
+    ("a.csv", "text\n", {}, "is empty"),
+    ("a.csv", "body\nx\n", {}, "no column 'text'; its columns are ['body']"),
+    ("a.csv", "text\nx\n", {"label_column": "label"}, "no column 'label'"),
+    ("a.jsonl", '{"text": "x"}\n', {"label_column": "y"}, "line 1: no key 'y'"),
+    ("a.jsonl", '{"text": 3}\n', {}, "row 1 is int, not a string"),
+    ("a.jsonl", "{oops\n", {}, "line 1: not valid JSON"),
+    ("a.txt", "x\n", {"label_column": "label"}, "a .txt file has no label column"),
+    ("a.parquet", "x", {}, "unknown file type"),
+])
+def test_bad_files_are_clear_errors(tmp_path, name, content, kwargs, message):
+    (tmp_path / name).write_text(content)
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace("[", r"\[").replace(".", r"\.")):
+        read_texts(tmp_path / name, **kwargs)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        read_texts(tmp_path / "nope.csv")
+    (tmp_path / "a.txt").write_text("x\ny\n")
+    (tmp_path / "l.txt").write_text("x\n")
+    with pytest.raises(ValueError, match="1 labels for the 2 texts"):
+        read_texts(tmp_path / "a.txt", label_column="label", labels_path=tmp_path / "l.txt")
+
+
+def test_write_predictions_csv_and_jsonl(tmp_path):
+    classes = np.array(["neg", "pos"], dtype=object)
+    proba = np.array([[0.9, 0.1], [0.25, 0.75]])
+    write_predictions(tmp_path / "p.csv", ["a", "b"], classes[proba.argmax(1)], proba, classes)
+    rows = list(csv.DictReader(open(tmp_path / "p.csv")))
+    assert rows[1] == {"text": "b", "label": "pos", "proba_neg": "0.250000", "proba_pos": "0.750000"}
+    write_predictions(tmp_path / "p.jsonl", ["a", "b"], np.array([0, 1]), proba, np.array([0, 1]))
+    recs = [json.loads(line) for line in open(tmp_path / "p.jsonl")]
+    assert recs[0] == {"text": "a", "label": 0, "proba": {"0": 0.9, "1": 0.1}}
+    with pytest.raises(ValueError, match="predictions are written as"):
+        write_predictions(tmp_path / "p.txt", ["a"], ["neg"], proba[:1], classes)
