@@ -2,19 +2,19 @@
 #   make demo   - a real fine-tuning run of all-MiniLM-L6-v2 on the built-in demo set
 #   make test   - the test suite (python -m pytest)
 # Both create .venv on first use: the CPU build of torch first, then skgloss
-# with its test and offline extras.
+# with its test, offline and docs extras.
 
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test bench-step bench-mr bench-corpus bench-semi bench-batching bench-predict bench-accuracy readme clean
+.PHONY: demo test docs bench-knn bench-scarcity bench-step bench-mr bench-corpus bench-semi bench-batching bench-predict bench-accuracy readme clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[test,offline]'
+	$(PY) -m pip install -q -e '.[test,offline,docs]'
 	touch $@
 
 demo: $(VENV)/.installed
@@ -22,6 +22,11 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -q
+
+# the documentation (warnings are errors), then its links and, with chromium, its console
+docs: $(VENV)/.installed
+	$(PY) -m sphinx -W --keep-going -b html docs docs/_build/html
+	$(PY) docs/check_html.py docs/_build/html
 
 bench-step: $(VENV)/.installed
 	$(PY) benchmarks/step_time.py
@@ -45,6 +50,14 @@ bench-predict: $(VENV)/.installed
 bench-accuracy: $(VENV)/.installed
 	$(PY) benchmarks/harness.py --profile cpu
 	$(PY) benchmarks/render_tables.py --profile cpu
+
+bench-knn: $(VENV)/.installed
+	$(PY) benchmarks/knn_scaling.py
+
+# the label-scarcity study (MR and R8, 1/5/10/20 % labels), then its table and plot
+bench-scarcity: $(VENV)/.installed
+	$(PY) benchmarks/label_scarcity.py
+	$(PY) benchmarks/render_scarcity.py
 
 # copy benchmarks/results/*.json into the README's tables
 readme: $(VENV)/.installed

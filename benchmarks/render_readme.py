@@ -1,8 +1,12 @@
 """Copy the benchmark results into README.md, between marker comments.
 
 Each block ``<!-- results:NAME -->`` ... ``<!-- /results:NAME -->`` in the
-README is replaced by a table rendered from ``benchmarks/results/NAME.json``.
-Nothing in those blocks is typed by hand.
+README is replaced by a table rendered from ``benchmarks/results/NAME.json``,
+or copied from the rendered tables ``benchmarks/results/NAME.md`` (the
+accuracy profile and the label-scarcity study, written by
+``render_tables.py`` and ``render_scarcity.py``). Nothing in those blocks is
+typed by hand. The documentation's benchmark page uses the same blocks
+(:func:`render_block`).
 
 Usage: python benchmarks/render_readme.py
 """
@@ -121,18 +125,92 @@ def predict_throughput(data):
     return lines
 
 
+def knn_scaling(data):
+    rows = data["results"]
+    lines = [f"`knn_graph` on synthetic clustered vectors, d = {rows[0]['d']}, k = {rows[0]['k']}; "
+             f"recall@{rows[0]['k']} against float64 brute force on {data['args']['n_queries']} sampled rows; "
+             "median of "
+             f"{data['args']['repeats']} runs below {data['args']['repeat_below']:,} rows, one run above; "
+             f"PyNNDescent's numba compilation ({data['pynndescent_warmup_s']:.0f} s) paid before timing "
+             "(`python benchmarks/knn_scaling.py`):", "",
+             "| n | exact (s) | PyNNDescent (s) | scikit-learn brute (s) | exact / PyNNDescent | "
+             "scikit-learn / exact | PyNNDescent recall | exact recall |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        def cell(key, fmt="{:.2f}"):
+            return fmt.format(r[key]) if key in r else "not run"
+        lines.append(f"| {r['n']:,} | {cell('exact_s')} | {cell('pynndescent_s')} | {cell('sklearn_brute_s')} | "
+                     f"{cell('exact_over_pynndescent', '{:.1f}x')} | {cell('sklearn_over_exact', '{:.1f}x')} | "
+                     f"{cell('pynndescent_recall', '{:.3f}')} | {cell('exact_recall', '{:.3f}')} |")
+    return lines
+
+
+def _markdown_sections(name, keep):
+    """Sections of ``benchmarks/results/NAME.md`` whose heading starts with one of ``keep`` (None: all)."""
+    path = RESULTS / f"{name}.md"
+    if not path.is_file():
+        return None
+    out, on = [], False
+    for line in path.read_text().splitlines():
+        if line.startswith("#"):
+            title = line.lstrip("#").strip()
+            on = line.startswith("## ") and (keep is None or any(title.startswith(k) for k in keep))
+            if on:
+                out += ["", f"**{title}**"] if out else [f"**{title}**"]
+            continue
+        if on:
+            out.append(line)
+    return out
+
+
+MARKDOWN = {
+    "accuracy_cpu": ("`python benchmarks/harness.py --profile cpu` then `python benchmarks/render_tables.py "
+                     "--profile cpu`; full tables (macro-F1, paired differences, cost) in "
+                     "`benchmarks/results/accuracy_cpu.md`.",
+                     ("Test accuracy", "`ce` against the best")),
+    "label_scarcity": ("`python benchmarks/label_scarcity.py` then `python benchmarks/render_scarcity.py`; "
+                       "plot in `benchmarks/results/label_scarcity.png`.", None),
+}
+
+
 RENDERERS = {"step_time": step_time, "mr_short_fit": mr_short_fit, "mr_semi_supervised": mr_semi_supervised,
-             "corpus_graph_speed": corpus_graph_speed, "batching": batching, "predict_throughput": predict_throughput}
+             "corpus_graph_speed": corpus_graph_speed, "batching": batching, "predict_throughput": predict_throughput,
+             "knn_scaling": knn_scaling}
+
+SECTIONS = [
+    ("accuracy_cpu", "Five datasets, every loss (cpu profile)"),
+    ("label_scarcity", "Label scarcity"),
+    ("step_time", "Training-step time over cross-entropy"),
+    ("predict_throughput", "Prediction throughput"),
+    ("mr_short_fit", "A short MR fit, three seeds"),
+    ("mr_semi_supervised", "MR with 10 % of the labels"),
+    ("batching", "Graph-aware batches"),
+    ("corpus_graph_speed", "Corpus-graph pieces at 20,000 rows"),
+    ("knn_scaling", "kNN graph at 10k, 100k and 1M rows"),
+]
+
+
+def render_block(name):
+    """The lines of one results block, or None when its results file is absent."""
+    if name in MARKDOWN:
+        source, keep = MARKDOWN[name]
+        body = _markdown_sections(name, keep)
+        if body is None:
+            return None
+        return [f"Rendered from {source}", ""] + body
+    path = RESULTS / f"{name}.json"
+    if not path.is_file():
+        return None
+    return RENDERERS[name](json.loads(path.read_text()))
 
 
 def main():
     readme = ROOT / "README.md"
     text = readme.read_text()
-    for name, render in RENDERERS.items():
-        path = RESULTS / f"{name}.json"
-        if not path.is_file():
+    for name, _ in SECTIONS:
+        lines = render_block(name)
+        if lines is None:
             continue
-        block = "\n".join(render(json.loads(path.read_text())))
+        block = "\n".join(lines)
         pattern = re.compile(rf"(<!-- results:{name} -->\n)(?:.*?\n)?(<!-- /results:{name} -->)", re.S)
         text, n = pattern.subn(lambda m: m.group(1) + block + "\n" + m.group(2), text)
         if n != 1:

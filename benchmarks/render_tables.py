@@ -70,6 +70,7 @@ def render(records, profile):
     lines = [f"# Accuracy, `{profile}` profile", "",
              "Test accuracy (%) mean ± std over seeds (n = seeds run); macro-F1 in the second table. "
              "Rendered by `benchmarks/render_tables.py` from `benchmarks/results/runs/`.", "",
+             "## Test accuracy (%)", "",
              "| dataset | " + " | ".join(f"`{v}`" for v in variants) + " |",
              "|---|" + "---|" * len(variants)]
     for metric, title in (("test_accuracy", None), ("test_macro_f1", "Macro-F1 (%)")):

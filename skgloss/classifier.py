@@ -205,7 +205,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         are graph nodes whose labels were hidden (with a corpus graph).
     transduction_ : ndarray of shape (n_samples,)
         ``classes_[argmax(label_distributions_)]``, a label for every row.
-    corpus_embeddings_ : ndarray of shape (n_samples, n_features_out_)
+    corpus_embeddings_ : ndarray of shape (n_samples, ``n_features_out_``)
         The memory bank behind ``graph_``, searched by graph inference.
 
     See Also
@@ -555,7 +555,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        embeddings : ndarray of shape (n_samples, n_features_out_), float32
+        embeddings : ndarray of shape (n_samples, ``n_features_out_``), float32
             The pooled encoder outputs (not normalised).
         """
         return self._embed(X, with_logits=False)

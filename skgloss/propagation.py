@@ -17,9 +17,9 @@ T
 L, U
     Nodes whose label is known, and nodes whose label is unknown or masked.
 Y_L
-    One-hot labels of L, shape (|L|, C).
+    One-hot labels of L, shape ``(|L|, C)``.
 F_U
-    Harmonic solution ``F_U = (I - T_UU)^-1 T_UL Y_L``, shape (|U|, C), found
+    Harmonic solution ``F_U = (I - T_UU)^-1 T_UL Y_L``, shape ``(|U|, C)``, found
     with a linear solve in float64 (the inverse is never formed).
 """
 
