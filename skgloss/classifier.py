@@ -371,7 +371,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                 warnings.warn(
                     f"no class has enough labeled rows for validation_fraction={self.validation_fraction} "
                     f"({labeled.shape[0]} labeled rows over {counts.shape[0]} classes); training without "
-                    "validation", UserWarning, stacklevel=3,
+                    "validation", UserWarning, stacklevel=4,
                 )
                 return rows, rows[:0]
         return np.setdiff1d(rows, val), np.sort(val)
