@@ -169,8 +169,9 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         order and G-Loss's masks. The same integer gives the same predictions
         on CPU. The global RNG states are restored after ``fit``.
     verbose : int, default=0
-        0 is silent; 1 shows a progress bar per epoch and logs one summary
-        line per epoch (INFO, on the ``"skgloss"`` logger); 2 also logs DEBUG
+        0 is silent; 1 shows a progress bar per epoch (and while embedding
+        texts in ``predict``, ``predict_proba`` and ``transform``) and logs one
+        summary line per epoch (INFO, on the ``"skgloss"`` logger); 2 also logs DEBUG
         messages such as corpus-graph refreshes. See :mod:`skgloss._logging`:
         with no logging configured, the messages go to stderr for the call.
 
@@ -504,9 +505,15 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     def _embed(self, X, with_logits):
         check_is_fitted(self)
         texts = check_texts(X)
+        progress = None
+        if self.verbose:
+            from tqdm.auto import tqdm
+
+            def progress(batches, total):
+                return tqdm(batches, total=total, desc="embedding", leave=False)
         return embed_texts(self.encoder_, self.tokenizer_, texts, pooling=self.pooling,
                            max_length=self.max_length, batch_size=max(self.batch_size, 64),
-                           device=self.device_, head=self.head_ if with_logits else None)
+                           device=self.device_, head=self.head_ if with_logits else None, progress=progress)
 
     def predict_proba(self, X):
         """Class probabilities.

@@ -111,15 +111,16 @@ def _read(path, text_column, label_column=None, labels_path=None):
         raise UserError(str(exc)) from None
 
 
-def _load(model_dir):
+def _load(model_dir, quiet):
     from .classifier import GLossTextClassifier
 
     if not Path(model_dir).is_dir():
         raise UserError(f"{model_dir}: no such model folder (write one with 'skgloss fit --output')")
     try:
-        return GLossTextClassifier.from_pretrained(model_dir)
+        clf = GLossTextClassifier.from_pretrained(model_dir)
     except (FileNotFoundError, ValueError) as exc:
         raise UserError(str(exc)) from None
+    return clf.set_params(verbose=0 if quiet else 1)  # a progress bar while embedding
 
 
 def _write_plots(clf, folder, texts, labels):
@@ -205,7 +206,7 @@ def _predict(args) -> int:
     from .files import write_predictions
 
     texts, _ = _read(args.input, args.text_column)
-    clf = _load(args.model)
+    clf = _load(args.model, args.quiet)
     proba = clf.predict_proba(texts)
     labels = clf.classes_[proba.argmax(axis=1)]
     try:
@@ -224,7 +225,7 @@ def _evaluate(args) -> int:
     keep = np.array([str(v) != "-1" for v in labels])
     if not keep.any():
         raise UserError(f"{args.input}: no labeled rows to evaluate on")
-    clf = _load(args.model)
+    clf = _load(args.model, args.quiet)
     y_true = np.array([str(v) for v in labels[keep]], dtype=object)
     y_pred = np.array([str(v) for v in clf.predict([t for t, k in zip(texts, keep) if k])], dtype=object)
     names = sorted(set(y_true) | set(y_pred))
