@@ -128,10 +128,11 @@ def predict_throughput(data):
 def knn_scaling(data):
     rows = data["results"]
     lines = [f"`knn_graph` on synthetic clustered vectors, d = {rows[0]['d']}, k = {rows[0]['k']}; "
-             f"recall@{rows[0]['k']} against float64 brute force on {data['args']['n_queries']} sampled rows; "
+             f"recall@{rows[0]['k']} against brute force on {data['args']['n_queries']} sampled rows; "
              "median of "
              f"{data['args']['repeats']} runs below {data['args']['repeat_below']:,} rows, one run above; "
-             f"PyNNDescent's numba compilation ({data['pynndescent_warmup_s']:.0f} s) paid before timing "
+             f"PyNNDescent's numba compilation ({data['pynndescent_warmup_s']:.0f} s) paid before timing; "
+             f"{data.get('torch_threads', '?')} torch / {data.get('numba_threads', '?')} numba threads "
              "(`python benchmarks/knn_scaling.py`):", "",
              "| n | exact (s) | PyNNDescent (s) | scikit-learn brute (s) | exact / PyNNDescent | "
              "scikit-learn / exact | PyNNDescent recall | exact recall |", "|---|---|---|---|---|---|---|---|"]

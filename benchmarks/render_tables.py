@@ -110,9 +110,19 @@ def render(records, profile):
         lines += ["", "`gloss-graph` infers with the graph (blended with the head), so its validation score, and its "
                   "curve in the epochs plot, is transductive: validation texts are graph nodes whose labels are "
                   "hidden. Its test accuracy is inductive, like every other variant's."]
+    if "gloss-graph" in variants:
+        lines += ["", "`gloss-graph` differs from `gloss` in two ways at once: graph-aware batches and blended "
+                  "head + graph inference (a weighted vote of the nearest training documents' spread labels). "
+                  "Where the heads of all variants are far from converged (many classes, few texts, 3 epochs), "
+                  "the graph vote alone can account for its lead: compare `gloss` with `ce` for the loss, and "
+                  "`gloss-graph` with `gloss` for the corpus graph."]
+    threads = sorted({r["machine"].get("torch_threads") for r in records})
     lines += ["", "## Cost", "",
               "Epoch of the best validation score (mean), seconds per epoch (median) and peak resident memory "
-              "of the cell's process (MiB, max) over seeds.", "",
+              "of the cell's process (MiB, max) over seeds."
+              + (f" Cells ran with different torch thread counts ({threads}; each cell's JSON says which) and "
+                 "some beside another job, so the seconds column compares cells run alike only; per-step cost "
+                 "ratios come from `benchmarks/step_time.py`." if len(threads) > 1 else ""), "",
               "| dataset | variant | best epoch | s / epoch | peak RSS (MiB) |", "|---|---|---|---|---|"]
     for ds, t in sorted(table.items()):
         for v in variants:
