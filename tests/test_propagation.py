@@ -81,4 +81,3 @@ def test_harmonic_propagation_bad_input():
         harmonic_propagation(W, torch.tensor([0, 2, -1, -1]), 2)
     with pytest.raises(TypeError, match="integer"):
         harmonic_propagation(W, torch.tensor([0.0, 1.0, -1.0, -1.0]), 2)
-
