@@ -24,27 +24,14 @@ from sklearn.utils.validation import check_is_fitted
 from . import __version__
 from ._logging import logger, verbosity
 from ._validation import check_choice, check_number, check_texts, encode_labels, is_unlabeled
+from .callbacks import check_callbacks
 from .corpus import CorpusGraph
-from .encoder import (
-    DEFAULT_MODEL,
-    POOLINGS,
-    embed_texts,
-    load_encoder,
-    resolve_device,
-    resolve_model_path,
-    save_encoder,
-)
-from .graph import NeighborIndex, sqrt_sigma_heuristic
-from .training import (
-    BATCHING,
-    INFERENCE,
-    LOSSES,
-    TrainingConfig,
-    combine_probabilities,
-    graph_probabilities,
-    softmax,
-    train,
-)
+from .devices import PRECISIONS, resolve_device, resolve_precision
+from .encoder import DEFAULT_MODEL, POOLINGS, embed_tokens, load_encoder, resolve_model_path, save_encoder
+from .graph import sqrt_sigma_heuristic
+from .inference import INFERENCE, GraphInference, class_probabilities
+from .inputs import TokenizedTexts
+from .training import BATCHING, LOSSES, TrainingConfig, train
 
 __all__ = ["GLossTextClassifier"]
 
@@ -164,6 +151,24 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         :func:`skgloss.graph.knn_graph`.
     device : "auto" or str or torch.device, default="auto"
         ``"auto"`` picks CUDA, then MPS, then CPU.
+    precision : {"auto", "fp32", "bf16", "fp16"}, default="auto"
+        Float format of the encoder and the head, in training and inference
+        (autocast; the weights stay float32, and the kernel and harmonic
+        solve of G-Loss run in float64). ``"fp16"`` adds a gradient scaler.
+        ``"auto"`` picks ``"bf16"`` on devices that compute in bfloat16
+        natively (CUDA GPUs with bf16; CPUs with AVX512-BF16 or AMX) and
+        ``"fp32"`` elsewhere: on a CPU without them bfloat16 is emulated and
+        far slower. The choice is in ``precision_``.
+    compile : bool or dict, default=False
+        Train through ``torch.compile(encoder)`` (a dict gives its keyword
+        arguments, e.g. ``{"mode": "max-autotune"}``). Compiling takes time
+        at the start of ``fit`` and pays on long fits on a GPU; the saved
+        and returned encoder is the plain module.
+    callbacks : list of objects or None, default=None
+        Called during ``fit``: ``on_fit_begin(info)``, ``on_epoch_end(epoch,
+        record)`` (return True to stop after this epoch) and
+        ``on_fit_end(history)``, where an object has them; see
+        :mod:`skgloss.callbacks`. Not saved by :meth:`save_pretrained`.
     random_state : int, RandomState instance or None, default=None
         Seeds the validation split, the head's initialisation, dropout, batch
         order and G-Loss's masks. The same integer gives the same predictions
@@ -197,6 +202,8 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         Epoch whose weights were kept (None without validation).
     device_ : torch.device
         Where the model lives.
+    precision_ : {"fp32", "bf16", "fp16"}
+        The precision ``precision`` resolved to on ``device_``.
     n_features_out_ : int
         Width of the embeddings that ``transform`` returns.
     graph_ : scipy.sparse.csr_matrix of shape (n_samples, n_samples)
@@ -248,6 +255,9 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         blend_weight=0.5,
         graph_backend="auto",
         device="auto",
+        precision="auto",
+        compile=False,
+        callbacks=None,
         random_state=None,
         verbose=0,
     ):
@@ -276,6 +286,9 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         self.blend_weight = blend_weight
         self.graph_backend = graph_backend
         self.device = device
+        self.precision = precision
+        self.compile = compile
+        self.callbacks = callbacks
         self.random_state = random_state
         self.verbose = verbose
 
@@ -319,6 +332,10 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                 f"graph_refresh=None turns the corpus graph off, but loss={self.loss!r}, "
                 f"inference={self.inference!r} and batching={self.batching!r} need it"
             )
+        check_choice(self.precision, "precision", PRECISIONS)
+        if not isinstance(self.compile, (bool, dict)):
+            raise ValueError(f"compile must be True, False or a dict of torch.compile arguments, got {self.compile!r}")
+        check_callbacks(self.callbacks)
         cw = self.class_weight
         if not (cw is None or isinstance(cw, dict) or (isinstance(cw, str) and cw == "balanced")):
             raise ValueError(f"class_weight must be None, 'balanced' or a dict, got {self.class_weight!r}")
@@ -413,6 +430,8 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         y_seen = y_idx.copy()
         y_seen[val_rows] = -1
         self.device_ = resolve_device(self.device)
+        self.precision_ = resolve_precision(self.precision, self.device_)
+        callbacks = check_callbacks(self.callbacks)
         rng_devices = [self.device_] if self.device_.type == "cuda" else []
         with torch.random.fork_rng(devices=rng_devices):
             torch.manual_seed(seed)
@@ -422,10 +441,11 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                 raise ValueError(f"max_length={self.max_length} exceeds the encoder's {max_pos} positions")
             encoder.to(self.device_)
             head = torch.nn.Linear(encoder.config.hidden_size, len(self.classes_)).to(self.device_)
+            tokens = TokenizedTexts(tokenizer, texts, self.max_length)  # the only tokenization of the fit
             corpus = None
             if use_corpus:
                 # The one pass over the corpus: it fills the memory bank and gives sigma.
-                bank = self._embed_with(encoder, tokenizer, texts)
+                bank = self._embed_rows(encoder, tokens)
                 self.sigma_ = self._choose_sigma(bank[train_rows], seed)
                 corpus = CorpusGraph(
                     bank, y_seen, len(self.classes_), n_neighbors=self._corpus_neighbors(),
@@ -435,25 +455,22 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             elif self.loss == "gloss":
                 sample = self._sigma_sample(train_rows, seed)
                 self.sigma_ = self._choose_sigma(
-                    None if self.sigma != "sqrt" else self._embed_with(encoder, tokenizer, [texts[i] for i in sample]),
-                    seed)
+                    None if self.sigma != "sqrt" else self._embed_rows(encoder, tokens, sample), seed)
             else:
                 self.sigma_ = None
             config = TrainingConfig(
                 loss=self.loss, lam=self.lam, gamma=self.gamma, sigma=self.sigma_,
-                n_neighbors=self.n_neighbors, pooling=self.pooling, max_length=self.max_length,
+                n_neighbors=self.n_neighbors, corpus_neighbors=self._corpus_neighbors(), pooling=self.pooling,
                 batch_size=self.batch_size, max_epochs=self.max_epochs, learning_rate=self.learning_rate,
                 weight_decay=self.weight_decay, warmup_ratio=self.warmup_ratio,
                 max_grad_norm=self.max_grad_norm, n_iter_no_change=self.n_iter_no_change,
                 class_weight=class_weight, seed=seed, verbose=self.verbose,
                 graph_refresh=(1 if self.graph_refresh == "auto" else self.graph_refresh) if use_corpus else None,
                 batching=self.batching, inference=self.inference, blend_weight=self.blend_weight,
+                graph_backend=self.graph_backend, precision=self.precision_, compile=self.compile,
             )
-            result = train(
-                encoder, head, tokenizer, texts, y_seen, config, self.device_,
-                val_texts=[texts[i] for i in val_rows], val_y=y_idx[val_rows],
-                corpus=corpus, train_rows=train_rows, val_rows=val_rows,
-            )
+            result = train(encoder, head, tokens, y_seen, config, self.device_, train_rows=train_rows,
+                           val_rows=val_rows, val_y=y_idx[val_rows], hook=corpus, callbacks=callbacks)
         encoder.eval()
         head.eval()
         self.encoder_, self.tokenizer_, self.head_ = encoder, tokenizer, head
@@ -461,7 +478,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         self.n_iter_ = len(result.history)
         self.best_epoch_ = result.best_epoch
         self.n_features_out_ = int(encoder.config.hidden_size)
-        for name in ("graph_", "label_distributions_", "transduction_", "corpus_embeddings_", "_neighbor_index"):
+        for name in ("graph_", "label_distributions_", "transduction_", "corpus_embeddings_", "_graph_inference"):
             self.__dict__.pop(name, None)
         if corpus is not None:
             self.graph_ = corpus.graph
@@ -478,9 +495,9 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             return rows
         return np.random.default_rng(seed).choice(rows, _SIGMA_SAMPLE, replace=False)
 
-    def _embed_with(self, encoder, tokenizer, texts):
-        return embed_texts(encoder, tokenizer, texts, pooling=self.pooling, max_length=self.max_length,
-                           batch_size=max(self.batch_size, 64), device=self.device_)
+    def _embed_rows(self, encoder, tokens, rows=None, head=None, progress=None):
+        return embed_tokens(encoder, tokens, rows, pooling=self.pooling, batch_size=max(self.batch_size, 64),
+                            device=self.device_, head=head, precision=self.precision_, progress=progress)
 
     def _choose_sigma(self, embeddings, seed):
         """σ: the given number, or the "sqrt" heuristic on pre-trained embeddings."""
@@ -511,9 +528,8 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
 
             def progress(batches, total):
                 return tqdm(batches, total=total, desc="embedding", leave=False)
-        return embed_texts(self.encoder_, self.tokenizer_, texts, pooling=self.pooling,
-                           max_length=self.max_length, batch_size=max(self.batch_size, 64),
-                           device=self.device_, head=self.head_ if with_logits else None, progress=progress)
+        tokens = TokenizedTexts(self.tokenizer_, texts, self.max_length)
+        return self._embed_rows(self.encoder_, tokens, head=self.head_ if with_logits else None, progress=progress)
 
     def predict_proba(self, X):
         """Class probabilities.
@@ -526,26 +542,23 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         -------
         proba : ndarray of shape (n_samples, n_classes)
             Columns in the order of ``classes_``; rows sum to 1. From the head,
-            the corpus graph or both, as ``inference`` says.
+            the corpus graph or both, as ``inference`` says (the same path
+            that scored each epoch on the validation rows).
         """
         check_choice(self.inference, "inference", INFERENCE)
         emb, logits = self._embed(X, with_logits=True)
-        head_proba = softmax(logits)
-        if self.inference == "head":
-            return head_proba
-        if not hasattr(self, "corpus_embeddings_"):
-            raise ValueError(f"inference={self.inference!r} needs the corpus graph, which this fit did not build "
-                             "(graph_refresh=None, or 'auto' with nothing that used it)")
-        graph_proba = graph_probabilities(head_proba, emb, self._neighbor_search(), self.label_distributions_,
-                                          self._corpus_neighbors(), self.sigma_)
-        return combine_probabilities(head_proba, graph_proba, self.inference, self.blend_weight)
+        return class_probabilities(logits, emb, inference=self.inference, blend_weight=self.blend_weight,
+                                   graph=self._graph_search() if self.inference != "head" else None)
 
-    def _neighbor_search(self):
-        """The search over ``corpus_embeddings_``, built on first use and cached (not pickled)."""
-        if getattr(self, "_neighbor_index", None) is None:
-            self._neighbor_index = NeighborIndex(self.corpus_embeddings_, backend=self.graph_backend,
-                                                 random_state=0)
-        return self._neighbor_index
+    def _graph_search(self):
+        """Graph inference over ``corpus_embeddings_``, built on first use and cached (not pickled)."""
+        if not hasattr(self, "corpus_embeddings_"):
+            return None
+        if getattr(self, "_graph_inference", None) is None:
+            self._graph_inference = GraphInference.build(self.corpus_embeddings_, self.label_distributions_,
+                                                         self._corpus_neighbors(), self.sigma_,
+                                                         backend=self.graph_backend)
+        return self._graph_inference
 
     def predict(self, X):
         """Most probable class per text.
@@ -597,11 +610,12 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     # --------------------------------------------------------- persistence
     def __getstate__(self):
         state = self.__dict__.copy()
-        state.pop("_neighbor_index", None)
+        state.pop("_graph_inference", None)
         if "encoder_" in state and state["device_"].type != "cpu":
             state["encoder_"] = copy.deepcopy(self.encoder_).to("cpu")
             state["head_"] = copy.deepcopy(self.head_).to("cpu")
             state["device_"] = torch.device("cpu")
+            state["precision_"] = resolve_precision(self.precision, state["device_"])
         return state
 
     def save_pretrained(self, folder):
@@ -632,6 +646,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         params = self.get_params()
         params["model_name_or_path"] = os.fspath(params["model_name_or_path"])
         params["device"] = str(params["device"])
+        params["callbacks"] = None  # code, not data
         if isinstance(params["random_state"], np.random.RandomState):
             params["random_state"] = None
         if isinstance(params["class_weight"], dict):
@@ -678,6 +693,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         est = cls(**params)
         encoder, tokenizer = load_encoder(folder / _ENCODER_DIR)
         est.device_ = resolve_device(device)
+        est.precision_ = resolve_precision(est.precision, est.device_)
         dtype = object if meta["classes_dtype"] == "object" else np.dtype(meta["classes_dtype"])
         est.classes_ = np.asarray(meta["classes"], dtype=dtype)
         head = torch.nn.Linear(encoder.config.hidden_size, len(est.classes_))

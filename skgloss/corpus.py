@@ -24,12 +24,45 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import torch
 
 from ._logging import logger
+from .devices import DeviceCounts
 from .graph import knn_graph
 from .propagation import label_spreading
 
-__all__ = ["CorpusGraph"]
+__all__ = ["CorpusGraph", "NoCorpusGraph"]
+
+
+class NoCorpusGraph:
+    """The training loop's corpus-graph hook when a fit has no corpus graph: it does nothing.
+
+    :class:`CorpusGraph` has the same methods; the loop calls them without
+    asking which one it holds.
+    """
+
+    def attach(self, device):
+        return self
+
+    def update(self, rows, embeddings):
+        pass
+
+    def has_targets(self, rows):
+        return np.zeros(np.asarray(rows).shape[0], dtype=bool)
+
+    def batch_extras(self, rows, *, neighbours=False):
+        if neighbours:
+            raise ValueError("this objective needs the corpus graph (its neighbour targets), which is off")
+        return {}
+
+    def on_epoch_end(self, epoch, record, refresh_every):
+        pass
+
+    def snapshot(self):
+        return None
+
+    def restore(self, snap):
+        pass
 
 
 class CorpusGraph:
@@ -57,6 +90,9 @@ class CorpusGraph:
     Attributes
     ----------
     bank : ndarray (n, d), float32
+        The host copy of the memory bank, current after each refresh. During
+        an epoch the bank lives on the training device (:meth:`attach`) and
+        :meth:`update` writes there without waiting for the device.
     graph : scipy.sparse.csr_matrix (n, n)
     F : ndarray (n, C)
         Label distributions after the last refresh.
@@ -79,14 +115,51 @@ class CorpusGraph:
         self.F = None
         self.n_refreshes = 0
         self.refresh_seconds = []
+        self._pseudo_count, self._pseudo_reported = DeviceCounts("rows"), 0
+        self.attach(torch.device("cpu"))
+
+    def attach(self, device):
+        """Keep the bank and the training targets on ``device`` from now on.
+
+        On the CPU the device bank shares memory with :attr:`bank`.
+        """
+        self.device = torch.device(device)
+        self._bank_device = (torch.from_numpy(self.bank) if self.device.type == "cpu"
+                             else torch.from_numpy(self.bank).to(self.device))
+        self._upload_targets()
+        return self
 
     def update(self, rows, embeddings):
-        """Store fresh embeddings of ``rows`` (from a forward pass already done)."""
-        self.bank[np.asarray(rows)] = np.asarray(embeddings, dtype=np.float32)
+        """Store fresh embeddings of ``rows`` (from a forward pass already done).
+
+        ``rows`` and ``embeddings`` may be tensors on the device (a training
+        step: nothing waits) or host arrays.
+        """
+        rows = torch.as_tensor(rows, dtype=torch.long).to(self.device)
+        values = torch.as_tensor(embeddings).detach().to(self.device, torch.float32)
+        self._bank_device.index_copy_(0, rows, values)
+
+    def _sync_bank(self):
+        if self.device.type != "cpu":
+            self.bank = self._bank_device.cpu().numpy()
+
+    def _upload_targets(self):
+        """Device copies of what training batches read: F, the pseudo-label rows, the neighbour lists."""
+        self._targets = None
+        if self.F is None:
+            return
+        F = torch.from_numpy(self.F.astype(np.float32)).to(self.device)
+        pseudo = self.pseudo_rows()
+        idx, weight = self.neighbour_arrays()
+        self._targets = {"F": F, "pseudo": torch.from_numpy(pseudo).to(self.device),
+                         "neighbour_idx": torch.from_numpy(idx).to(self.device),
+                         "neighbour_weight": torch.from_numpy(weight.astype(np.float32)).to(self.device)}
+        self._pseudo_host = pseudo
 
     def refresh(self):
         """Rebuild the kNN graph from the bank and propagate the labels over it."""
         start = time.perf_counter()
+        self._sync_bank()
         n = self.bank.shape[0]
         if n == 1:  # a single document: nothing to link
             from scipy import sparse
@@ -96,6 +169,7 @@ class CorpusGraph:
             self.graph = knn_graph(self.bank, min(self.n_neighbors, n - 1), sigma=self.sigma,
                                    backend=self.backend, random_state=self.random_state)
         self.F = label_spreading(self.graph, self.y, alpha=self.alpha, n_classes=self.n_classes)
+        self._upload_targets()
         self.n_refreshes += 1
         self.refresh_seconds.append(time.perf_counter() - start)
         confident = (self.y < 0) & (self.F.max(axis=1) >= self.threshold) if self.threshold is not None else None
@@ -104,44 +178,98 @@ class CorpusGraph:
                      self.refresh_seconds[-1])
         return self
 
-    def pseudo_targets(self, rows):
-        """Soft targets for the confident unlabeled rows among ``rows``.
+    def pseudo_rows(self):
+        """Which rows train on a pseudo-label: ``y == -1`` and ``max_c F_ic >= threshold``.
 
         Returns
         -------
-        mask : bool ndarray (len(rows),)
-            Rows with ``y == -1`` and ``max_c F_ic >= threshold``.
-        targets : ndarray (mask.sum(), C)
+        mask : bool ndarray (n,)
         """
-        rows = np.asarray(rows)
         if self.threshold is None or self.F is None:
-            return np.zeros(rows.shape[0], dtype=bool), np.zeros((0, self.n_classes))
-        F = self.F[rows]
-        mask = (self.y[rows] < 0) & (F.max(axis=1) >= self.threshold)
-        return mask, F[mask]
+            return np.zeros(self.y.shape[0], dtype=bool)
+        return (self.y < 0) & (self.F.max(axis=1) >= self.threshold)
+
+    def has_targets(self, rows):
+        """Which of ``rows`` (host indices) have a pseudo-label target."""
+        if self._targets is None:
+            return np.zeros(np.asarray(rows).shape[0], dtype=bool)
+        return self._pseudo_host[np.asarray(rows)]
+
+    def neighbour_arrays(self):
+        """Every row's corpus neighbours as padded arrays.
+
+        Returns
+        -------
+        idx : int64 ndarray (n, K)
+            Neighbour rows (0 for padding); K is the largest degree.
+        weight : ndarray (n, K)
+            Edge weights ``w_ij`` (0 for padding).
+        """
+        G = self.graph
+        degree = np.diff(G.indptr)
+        n = G.shape[0]
+        K = max(int(degree.max(initial=0)), 1)
+        idx = np.zeros((n, K), dtype=np.int64)
+        weight = np.zeros((n, K))
+        pos = np.arange(G.nnz) - np.repeat(G.indptr[:-1], degree)
+        row_of = np.repeat(np.arange(n), degree)
+        idx[row_of, pos] = G.indices
+        weight[row_of, pos] = G.data
+        return idx, weight
 
     def neighbour_targets(self, rows):
-        """Corpus neighbours of ``rows`` as padded arrays for the KL loss.
+        """Corpus neighbours of ``rows`` for the KL loss, as host arrays.
 
         Returns
         -------
         dist : ndarray (B, K, C)
             ``F_j`` of each row's neighbours (zeros for padding).
         weight : ndarray (B, K)
-            Edge weights ``w_ij`` (0 for padding); K is the largest degree.
+            Edge weights ``w_ij`` (0 for padding); K is the largest degree of the graph.
         """
-        sub = self.graph[np.asarray(rows)]
-        degree = np.diff(sub.indptr)
-        K = max(int(degree.max(initial=0)), 1)
-        B = sub.shape[0]
-        idx = np.zeros((B, K), dtype=np.int64)
-        weight = np.zeros((B, K))
-        pos = np.arange(sub.nnz) - np.repeat(sub.indptr[:-1], degree)
-        row_of = np.repeat(np.arange(B), degree)
-        idx[row_of, pos] = sub.indices
-        weight[row_of, pos] = sub.data
-        dist = self.F[idx] * (weight > 0)[..., None]
-        return dist, weight
+        idx, weight = self.neighbour_arrays()
+        rows = np.asarray(rows)
+        idx, weight = idx[rows], weight[rows]
+        return self.F[idx] * (weight > 0)[..., None], weight
+
+    def batch_extras(self, rows, *, neighbours=False):
+        """What a training batch reads from the graph, as tensors on the device.
+
+        Parameters
+        ----------
+        rows : torch.LongTensor (B,), on the device
+        neighbours : bool
+            Also return the neighbours' distributions and weights.
+
+        Returns
+        -------
+        dict with ``soft_targets`` (B, C) and ``soft_mask`` (B,) when
+        pseudo-labels are on, and ``neighbour_dist`` (B, K, C),
+        ``neighbour_weight`` (B, K) when asked. Gathers on the device only.
+        """
+        t = self._targets
+        out = {}
+        if self.threshold is not None:
+            out["soft_mask"] = t["pseudo"][rows]
+            out["soft_targets"] = t["F"][rows]
+            self._pseudo_count.add(rows=out["soft_mask"].sum())
+        if neighbours:
+            w = t["neighbour_weight"][rows]
+            out["neighbour_weight"] = w
+            out["neighbour_dist"] = t["F"][t["neighbour_idx"][rows]] * (w > 0)[..., None]
+        return out
+
+    def on_epoch_end(self, epoch, record, refresh_every):
+        """Refresh every ``refresh_every`` epochs, and say so in the epoch's ``record``.
+
+        The record also gets ``pseudo_labeled``: the rows that trained on a
+        pseudo-label target during the epoch.
+        """
+        record["pseudo_labeled"] = self._pseudo_count.get("rows") - self._pseudo_reported
+        self._pseudo_reported += record["pseudo_labeled"]
+        if refresh_every and epoch % refresh_every == 0:
+            self.refresh()
+            record["graph_seconds"] = self.refresh_seconds[-1]
 
     def graph_batches(self, rows, batch_size, rng, group_size=None):
         """Batches of ``rows`` built from small groups of corpus neighbours.
@@ -173,8 +301,10 @@ class CorpusGraph:
 
     def snapshot(self):
         """A copy of the bank, graph and F (for restoring the best epoch)."""
+        self._sync_bank()
         return (self.bank.copy(), None if self.graph is None else self.graph.copy(),
                 None if self.F is None else self.F.copy())
 
     def restore(self, snap):
         self.bank, self.graph, self.F = snap
+        self.attach(self.device)

@@ -19,6 +19,9 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
+from .devices import autocast, resolve_device
+from .inputs import TokenizedTexts, device_batches
+
 __all__ = [
     "DEFAULT_MODEL",
     "resolve_model_path",
@@ -26,6 +29,8 @@ __all__ = [
     "save_encoder",
     "pool",
     "encode",
+    "accepts_4d_mask",
+    "embed_tokens",
     "embed_texts",
     "resolve_device",
 ]
@@ -129,21 +134,6 @@ def save_encoder(model, tokenizer, folder):
         tokenizer.save_pretrained(folder)
 
 
-def resolve_device(device="auto") -> torch.device:
-    """``"auto"``: CUDA, then MPS, then CPU; anything else goes to ``torch.device``."""
-    if device == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        return torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"device={device!r} is not a torch device: {exc}") from exc
-
-
 def pool(hidden_states: torch.Tensor, attention_mask: torch.Tensor, pooling: str) -> torch.Tensor:
     """Pool token states (B, L, d) into document embeddings (B, d)."""
     if pooling == "cls":
@@ -154,75 +144,138 @@ def pool(hidden_states: torch.Tensor, attention_mask: torch.Tensor, pooling: str
     raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
 
 
-def encode(model, batch: dict, pooling: str) -> torch.Tensor:
-    """One encoder forward pass on a tokenized batch, pooled: (B, d)."""
-    out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+def encode(model, batch: dict, pooling: str, *, mask_4d: bool = False) -> torch.Tensor:
+    """One encoder forward pass on a tokenized batch, pooled: (B, d).
+
+    With ``mask_4d``, the model gets the attention mask as a ready 4-D
+    boolean mask (B, 1, 1, L) instead of the 2-D one: recent transformers
+    then skip their own check of whether the batch has any padding, a read
+    of a device value that would make the host wait at every step. Use it
+    only where :func:`accepts_4d_mask` said yes.
+    """
+    mask = batch["attention_mask"]
+    model_mask = mask[:, None, None, :].bool() if mask_4d else mask
+    out = model(input_ids=batch["input_ids"], attention_mask=model_mask,
                 **({"token_type_ids": batch["token_type_ids"]} if "token_type_ids" in batch else {}))
-    return pool(out.last_hidden_state, batch["attention_mask"], pooling)
+    return pool(out.last_hidden_state, mask, pooling)
+
+
+@torch.no_grad()
+def accepts_4d_mask(model, batch: dict, pooling: str) -> bool:
+    """Whether ``model`` gives the same embeddings with a 4-D boolean mask as with the 2-D one.
+
+    Checked on ``batch`` (best one with padding) in inference mode; any error
+    (an architecture or transformers version that does not take such masks)
+    means no.
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        plain = encode(model, batch, pooling).float()
+        four_d = encode(model, batch, pooling, mask_4d=True).float()
+    except Exception:  # noqa: BLE001 - any failure means "do not use it"
+        return False
+    finally:
+        model.train(was_training)
+    return bool(torch.allclose(plain, four_d, rtol=1e-3, atol=1e-4))
 
 
 def tokenize(tokenizer, texts, max_length: int, device) -> dict:
-    """Tokenize with dynamic padding (to the longest text of the batch)."""
+    """Tokenize a few texts with dynamic padding (to the longest text of the batch).
+
+    For one-off batches (your own loop); fits and inference tokenize their
+    texts once with :class:`skgloss.inputs.TokenizedTexts` instead.
+    """
     batch = tokenizer(list(texts), padding=True, truncation=True, max_length=max_length, return_tensors="pt")
     return {k: v.to(device) for k, v in batch.items()}
 
 
-def length_sorted_batches(tokenizer, texts, batch_size: int, max_length: int):
-    """Index batches of ``texts`` sorted by token length (longest first).
-
-    Sorting keeps the padding of every batch small. Yields arrays of indices
-    into ``texts``.
-    """
-    lengths = np.array(
-        [len(ids) for ids in tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]]
-    )
-    order = np.argsort(-lengths, kind="stable")
-    for start in range(0, len(order), batch_size):
-        yield order[start:start + batch_size]
+#: Batches of embeddings kept on the device before one copy to the host.
+_FLUSH_EVERY = 32
 
 
 @torch.no_grad()
-def embed_texts(model, tokenizer, texts, *, pooling, max_length, batch_size, device, head=None, progress=None):
-    """Embed texts in length-sorted batches, in inference mode.
+def embed_tokens(model, tokens, rows=None, *, pooling, batch_size, device, head=None, precision="fp32",
+                 progress=None):
+    """Embed tokenized texts in length-sorted batches, in inference mode.
 
     Parameters
     ----------
-    model, tokenizer
-        The encoder and its tokenizer.
-    texts : sequence of str
-    pooling, max_length, batch_size, device
+    model : transformers.PreTrainedModel
+    tokens : skgloss.inputs.TokenizedTexts
+    rows : int array, optional
+        Which texts of ``tokens`` (default: all), in the order of the result.
+    pooling, batch_size, device
         As for the estimator.
     head : torch.nn.Module, optional
         If given, also return ``head(h)`` for every text.
+    precision : {"fp32", "bf16", "fp16"}, default="fp32"
+        Autocast precision of the forward pass (:func:`skgloss.devices.autocast`).
     progress : callable, optional
-        Wraps the batch iterator (e.g. ``tqdm``).
+        Wraps the batch iterator (e.g. ``tqdm``); called as ``progress(batches, total=n_batches)``.
+
+    Returns
+    -------
+    embeddings : ndarray of shape (n, d), float32, in the order of ``rows``
+    logits : ndarray of shape (n, C), only when ``head`` is given
+
+    Notes
+    -----
+    Outputs stay on the device for ``_FLUSH_EVERY`` batches and then come to
+    the host in one copy, so the device is not made to wait after every batch.
+    """
+    device = torch.device(device)
+    rows = np.arange(len(tokens)) if rows is None else np.asarray(rows, dtype=np.int64)
+    n = rows.shape[0]
+    order = np.argsort(-tokens.lengths[rows], kind="stable")  # positions in rows, longest first
+    pieces = [order[i:i + batch_size] for i in range(0, n, batch_size)]
+    emb = np.empty((n, model.config.hidden_size), dtype=np.float32)
+    logits = None
+    pending = []
+
+    def flush():
+        nonlocal logits
+        if not pending:
+            return
+        where = np.concatenate([p for p, _, _ in pending])
+        emb[where] = torch.cat([h for _, h, _ in pending]).cpu().numpy()
+        if head is not None:
+            out = torch.cat([z for _, _, z in pending]).cpu().numpy()
+            if logits is None:
+                logits = np.empty((n, out.shape[1]), dtype=np.float32)
+            logits[where] = out
+        pending.clear()
+
+    was_training = model.training
+    model.eval()
+    batches = device_batches(tokens, (rows[p] for p in pieces), device)
+    if progress is not None:
+        batches = progress(batches, total=len(pieces))
+    try:
+        for piece, (_, batch) in zip(pieces, batches):
+            with autocast(device, precision):
+                h = encode(model, batch, pooling)
+                z = head(h).float() if head is not None else None
+            pending.append((piece, h.float(), z))
+            if len(pending) >= _FLUSH_EVERY:
+                flush()
+        flush()
+    finally:
+        model.train(was_training)
+    if head is not None and logits is None:
+        logits = np.empty((0, head.out_features if hasattr(head, "out_features") else 0), dtype=np.float32)
+    return emb if head is None else (emb, logits)
+
+
+def embed_texts(model, tokenizer, texts, *, pooling, max_length, batch_size, device, head=None, precision="fp32",
+                progress=None):
+    """Embed raw texts: tokenize each once (:class:`skgloss.inputs.TokenizedTexts`), then :func:`embed_tokens`.
 
     Returns
     -------
     embeddings : ndarray of shape (n, d), float32, in the order of ``texts``
     logits : ndarray of shape (n, C), only when ``head`` is given
     """
-    was_training = model.training
-    model.eval()
-    n = len(texts)
-    emb, logits = None, None
-    batches = length_sorted_batches(tokenizer, texts, batch_size, max_length)
-    if progress is not None:
-        batches = progress(batches, total=-(-n // batch_size))
-    try:
-        for idx in batches:
-            batch = tokenize(tokenizer, [texts[i] for i in idx], max_length, device)
-            h = encode(model, batch, pooling).float()
-            if emb is None:
-                emb = np.empty((n, h.shape[1]), dtype=np.float32)
-            emb[idx] = h.cpu().numpy()
-            if head is not None:
-                out = head(h).float().cpu().numpy()
-                if logits is None:
-                    logits = np.empty((n, out.shape[1]), dtype=np.float32)
-                logits[idx] = out
-    finally:
-        model.train(was_training)
-    if emb is None:
-        emb = np.empty((0, model.config.hidden_size), dtype=np.float32)
-    return emb if head is None else (emb, logits)
+    tokens = TokenizedTexts(tokenizer, texts, max_length)
+    return embed_tokens(model, tokens, pooling=pooling, batch_size=batch_size, device=device, head=head,
+                        precision=precision, progress=progress)

@@ -176,10 +176,12 @@ def _unit_rows(X, name="X"):
     return X / norms
 
 
-def _exact_search(Q, R, k, *, exclude_self=False):
+def _exact_search(Q, R, k, *, exclude_self=False, exclude=None):
     """k most cosine-similar rows of R for each row of Q (unit rows), in memory-bounded blocks.
 
-    With ``exclude_self`` (Q is R), a row never finds itself.
+    With ``exclude_self`` (Q is R), a row never finds itself; with
+    ``exclude`` (an int array, one row of R per row of Q), row i of Q never
+    finds row ``exclude[i]`` of R.
     """
     m, n = Q.shape[0], R.shape[0]
     block = max(1, min(m, _BLOCK_BYTES // (4 * n)))
@@ -190,6 +192,8 @@ def _exact_search(Q, R, k, *, exclude_self=False):
         S = Q[start:stop] @ R.T
         if exclude_self:
             S[np.arange(stop - start), np.arange(start, stop)] = -np.inf
+        if exclude is not None:
+            S[np.arange(stop - start), exclude[start:stop]] = -np.inf
         part = np.argpartition(-S, k - 1, axis=1)[:, :k]
         idx[start:stop] = part
         sim[start:stop] = np.take_along_axis(S, part, axis=1)
@@ -281,16 +285,33 @@ class NeighborIndex:
         self.n_jobs = n_jobs
         self._index = None
 
-    def query(self, queries, n_neighbors):
-        """Indices (m, k) and cosine similarities (m, k) of the k nearest reference rows."""
+    def query(self, queries, n_neighbors, *, exclude=None):
+        """Indices (m, k) and cosine similarities (m, k) of the k nearest reference rows.
+
+        Parameters
+        ----------
+        queries : array-like of shape (m, d)
+        n_neighbors : int >= 1
+        exclude : int array of shape (m,), optional
+            A reference row that query i must not find: its own row, when the
+            queries are indexed documents (validation rows scored as if they
+            were new).
+        """
         Q = _unit_rows(queries, "queries")
-        k = min(_check_n_neighbors(n_neighbors), self.reference.shape[0])
+        n_ref = self.reference.shape[0]
+        k = min(_check_n_neighbors(n_neighbors), n_ref - (exclude is not None))
+        if exclude is not None:
+            exclude = np.asarray(exclude, dtype=np.int64)
         if self.backend == "exact":
-            return _exact_search(Q, self.reference, k)
+            return _exact_search(Q, self.reference, k, exclude=exclude)
         if self._index is None:
-            self._index = _nndescent(self.reference, max(k, 10), self.random_state, self.n_jobs)
+            self._index = _nndescent(self.reference, max(k + 1, 10), self.random_state, self.n_jobs)
+        extra = exclude is not None
         with numba_threads():
-            idx, dist = self._index.query(Q, k=k)
+            idx, dist = self._index.query(Q, k=k + extra)
+        if extra:  # drop the excluded row where it was found, else the last
+            order = np.argsort(idx == exclude[:, None], axis=1, kind="stable")[:, :k]
+            idx, dist = np.take_along_axis(idx, order, axis=1), np.take_along_axis(dist, order, axis=1)
         return idx, 1.0 - dist
 
 

@@ -28,7 +28,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["transition_matrix", "harmonic_solve", "harmonic_propagation", "label_spreading", "neighbour_average"]
+__all__ = ["transition_matrix", "harmonic_solve", "harmonic_solve_dense", "harmonic_propagation", "label_spreading",
+           "neighbour_average"]
 
 # Added to the diagonal of (I - T_UU). It leaves every node that can reach a
 # labeled node unchanged to ~1e-12 and makes the system non-singular when a
@@ -100,6 +101,44 @@ def harmonic_solve(W: torch.Tensor, labels: torch.Tensor, n_classes: int) -> tor
     eye = torch.eye(n_u, dtype=torch.float64, device=W.device)
     A = eye * (1.0 + _RIDGE) - T_UU
     return torch.linalg.solve(A, T_UL @ Y_L)
+
+
+def harmonic_solve_dense(T: torch.Tensor, Y: torch.Tensor, unknown: torch.Tensor) -> torch.Tensor:
+    """The harmonic solve with fixed shapes: every node a row, no host sync.
+
+    Solves ``(I - T_UU) F_U = T_UL Y_L`` as one (n, n) system over all nodes,
+    with the rows and columns of known nodes cut out of the coupling:
+    ``A = I - T ⊙ (u uᵀ)``, ``R = diag(u)·T·Y``, ``u`` the indicator of U.
+    For an unknown node i the row reads ``F_i - Σ_(j∈U) T_ij F_j = Σ_(j∈L) T_ij Y_j``
+    (the harmonic equations, since Y is zero off L); for a known node it
+    reads ``F_i = 0``. Because the shapes never depend on which nodes are
+    known, the device never has to tell the host a size: the whole G-Loss
+    step can be queued without waiting (the issue of :func:`harmonic_solve`,
+    whose ``T[~known]`` indexing must). ``torch.linalg.solve_ex`` skips the
+    error check that would wait for the device; the ridge keeps A
+    non-singular.
+
+    Parameters
+    ----------
+    T : torch.Tensor of shape (n, n)
+        Row-stochastic transition matrix (:func:`transition_matrix`).
+    Y : torch.Tensor of shape (n, C)
+        One-hot labels on the rows of known nodes, zeros elsewhere.
+    unknown : torch.BoolTensor of shape (n,)
+        U, the nodes to solve for.
+
+    Returns
+    -------
+    F : torch.Tensor of shape (n, C), dtype of T
+        ``F_U`` on the rows of U (unnormalised, as :func:`harmonic_solve`),
+        zeros on the rows of known nodes.
+    """
+    u = unknown.to(T.dtype)
+    n = T.shape[0]
+    eye = torch.eye(n, dtype=T.dtype, device=T.device)
+    A = eye * (1.0 + _RIDGE) - T * (u[:, None] * u[None, :])
+    R = (T * u[:, None]) @ Y.to(T.dtype)
+    return torch.linalg.solve_ex(A, R, check_errors=False).result
 
 
 def harmonic_propagation(W: torch.Tensor, labels: torch.Tensor, n_classes: int) -> torch.Tensor:

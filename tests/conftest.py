@@ -64,3 +64,15 @@ def shared_data_dir():
     """The benchmark data beside the checkout (../shared/data) or $SKGLOSS_DATA."""
     env = os.environ.get("SKGLOSS_DATA")
     return Path(env) if env else REPO.parent / "shared" / "data"
+
+
+def prediction_atol(clf, floor=0.0):
+    """How far two evaluations of one fitted model may differ, on any machine.
+
+    Nothing beyond ``floor`` on the CPU in float32; float noise on other
+    devices (another kernel, or a pickled copy now on the CPU); bf16/fp16
+    rounding where the fit used them.
+    """
+    if clf.precision_ != "fp32":
+        return max(floor, 2e-2)
+    return floor if clf.device_.type == "cpu" else max(floor, 1e-5)

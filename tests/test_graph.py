@@ -74,3 +74,23 @@ def test_sqrt_sigma_heuristic_rejects_degenerate_embeddings():
         sqrt_sigma_heuristic(np.array([[0.0, 0.0], [1.0, 0.0]]))
     with pytest.raises(ValueError, match="NaN"):
         sqrt_sigma_heuristic(np.array([[np.nan, 0.0], [1.0, 0.0]]))
+
+
+@pytest.mark.parametrize("backend", ["exact", pytest.param("pynndescent", marks=pytest.mark.pynndescent)])
+def test_neighbor_query_can_exclude_each_querys_own_row(backend):
+    from skgloss.graph import NeighborIndex
+
+    rng = np.random.default_rng(0)
+    R = rng.normal(size=(60, 8))
+    index = NeighborIndex(R, backend=backend, random_state=0)
+    rows = np.array([3, 10, 42])
+    idx, sim = index.query(R[rows], 5, exclude=rows)
+    assert idx.shape == (3, 5) and not (idx == rows[:, None]).any()
+    # the same as searching the reference without that row
+    Z = R / np.linalg.norm(R, axis=1, keepdims=True)
+    for q, row in enumerate(rows):
+        s = Z @ Z[row]
+        s[row] = -np.inf
+        assert set(idx[q]) == set(np.argsort(-s)[:5])
+    plain, _ = index.query(R[rows], 5)
+    assert (plain[:, 0] == rows).all()  # without exclude a row finds itself first

@@ -81,3 +81,37 @@ def test_harmonic_propagation_bad_input():
         harmonic_propagation(W, torch.tensor([0, 2, -1, -1]), 2)
     with pytest.raises(TypeError, match="integer"):
         harmonic_propagation(W, torch.tensor([0.0, 1.0, -1.0, -1.0]), 2)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_dense_solve_matches_numpy_on_unknown_rows_and_is_zero_elsewhere(seed):
+    from skgloss.propagation import harmonic_solve_dense
+
+    rng = np.random.default_rng(seed)
+    n, C = 12, 3
+    A = rng.random((n, n))
+    W = (A + A.T) / 2
+    np.fill_diagonal(W, 0)
+    labels = rng.integers(0, C, n)
+    labels[rng.choice(n, 5, replace=False)] = -1
+    labels[:C] = np.arange(C)
+    known = labels >= 0
+    Y = np.zeros((n, C))
+    Y[known, labels[known]] = 1.0
+    F = harmonic_solve_dense(transition_matrix(torch.tensor(W)), torch.tensor(Y), torch.tensor(~known))
+    assert F.shape == (n, C) and F.dtype == torch.float64
+    F = F.numpy()
+    np.testing.assert_allclose(F[~known] / F[~known].sum(1, keepdims=True), numpy_harmonic(W, labels, C),
+                               rtol=1e-9, atol=1e-10)
+    assert np.all(F[known] == 0)
+
+
+def test_dense_solve_gradcheck():
+    from skgloss.propagation import harmonic_solve_dense
+
+    torch.manual_seed(0)
+    A = torch.rand(7, 7, dtype=torch.float64)
+    W = ((A + A.T) / 2).fill_diagonal_(0).requires_grad_(True)
+    labels = torch.tensor([0, 1, 2, -1, -1, 0, -1])
+    Y = torch.nn.functional.one_hot(labels.clamp_min(0), 3).double() * (labels >= 0)[:, None]
+    assert torch.autograd.gradcheck(lambda w: harmonic_solve_dense(transition_matrix(w), Y, labels < 0), (W,))

@@ -8,6 +8,7 @@ pass of the encoder serving both terms.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from numbers import Real
 
 import torch
@@ -21,37 +22,128 @@ def zero_with_graph(t: torch.Tensor) -> torch.Tensor:
 
 
 def as_class_weight(class_weight, device) -> torch.Tensor | None:
-    """``class_weight`` (None or a 1-D sequence indexed by class id) as a float tensor."""
+    """``class_weight`` (None or a 1-D sequence indexed by class id) as a float tensor on ``device``.
+
+    Checked on the host; a float tensor already on ``device`` is taken as it
+    is (objectives convert their weights once, see :meth:`MixedLoss.class_weight_on`).
+    """
     if class_weight is None:
         return None
-    w = torch.as_tensor(class_weight, dtype=torch.float32, device=device)
+    if isinstance(class_weight, torch.Tensor) and class_weight.device == torch.device(device) \
+            and class_weight.dtype == torch.float32:
+        return class_weight
+    w = torch.as_tensor(class_weight, dtype=torch.float32, device="cpu")
     if w.ndim != 1 or not torch.isfinite(w).all() or (w < 0).any():
         raise ValueError("class_weight must be a 1-D sequence of finite non-negative weights")
-    return w
+    return w.to(device)
 
 
 def labeled_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, class_weight=None) -> torch.Tensor:
     """Cross-entropy of ``logits`` over the rows whose label is not ``-1``.
 
-    Returns a zero that keeps the graph when no row is labeled.
+    The (class-weighted) mean over labeled rows, as ``F.cross_entropy``
+    computes it; a zero that keeps the graph when no row is labeled. Computed
+    with fixed shapes (a mask, no boolean indexing), so it never waits for
+    the device.
     """
     labeled = labels >= 0
-    if not bool(labeled.any()):
-        return zero_with_graph(logits)
     weight = as_class_weight(class_weight, logits.device)
-    return F.cross_entropy(logits[labeled].float(), labels[labeled], weight=weight)
+    per_row = F.cross_entropy(logits.float(), labels.clamp_min(0), weight=weight, reduction="none")
+    row_weight = labeled.to(per_row.dtype)
+    if weight is not None:
+        row_weight = row_weight * weight[labels.clamp_min(0)]
+    # 0/1 instead of 0/0 when nothing is labeled: the zero keeps the graph
+    return (per_row * labeled).sum() / row_weight.sum().clamp_min(torch.finfo(per_row.dtype).tiny)
 
 
-def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
     """Mean over rows of ``-Σ_c t_c log softmax(logits)_c`` for soft targets ``t``.
 
     Used for pseudo-labeled rows, whose targets are label-spreading
-    distributions. A zero that keeps the graph when there are no rows.
+    distributions. With ``mask`` (B,) bool, the mean runs over the masked
+    rows only (fixed shapes, no host sync). A zero that keeps the graph when
+    there are no rows.
     """
     if logits.shape[0] == 0:
         return zero_with_graph(logits)
     log_p = F.log_softmax(logits.float(), dim=1)
-    return -(targets.to(log_p.dtype) * log_p).sum(dim=1).mean()
+    per_row = -(targets.to(log_p.dtype) * log_p).sum(dim=1)
+    if mask is None:
+        return per_row.mean()
+    return (per_row * mask).sum() / mask.sum().clamp_min(1)
+
+
+@dataclass
+class BatchContext:
+    """Everything an objective may use for one training step.
+
+    One forward pass fills it (METHOD.md §2 step 7); each objective reads
+    what its terms need.
+
+    Attributes
+    ----------
+    embeddings : torch.Tensor (B, d)
+        Pooled encoder outputs ``h``, not detached.
+    logits : torch.Tensor (B, C)
+        The head's outputs on ``embeddings``.
+    labels : torch.LongTensor (B,)
+        Class ids; ``-1`` for rows whose label is unknown or hidden.
+    soft_targets, soft_mask : torch.Tensor (B, C) and (B,) bool, optional
+        Pseudo-label targets from the corpus graph and the rows that have one.
+    neighbour_dist, neighbour_weight : torch.Tensor (B, K, C) and (B, K), optional
+        Label distributions and edge weights of each row's corpus neighbours.
+    """
+
+    embeddings: torch.Tensor
+    logits: torch.Tensor
+    labels: torch.Tensor
+    soft_targets: torch.Tensor | None = None
+    soft_mask: torch.Tensor | None = None
+    neighbour_dist: torch.Tensor | None = None
+    neighbour_weight: torch.Tensor | None = None
+
+
+class Objective(nn.Module):
+    """What the training loop asks of a loss: the terms of one batch.
+
+    Subclasses implement :meth:`terms_of` and set :attr:`ce_weight`, the
+    weight their loss gives cross-entropy (``1 - λ`` for a mix, 1 otherwise);
+    pseudo-labeled rows train with that same weight. ``needs_neighbours``
+    says whether the batch context must carry corpus neighbours.
+    """
+
+    needs_neighbours = False
+    ce_weight = 1.0
+    class_weight = None
+
+    def class_weight_on(self, device) -> torch.Tensor | None:
+        """:attr:`class_weight` as a tensor on ``device``, converted once per device."""
+        if self.class_weight is None:
+            return None
+        cache = self.__dict__.setdefault("_class_weight_cache", {})
+        key = str(torch.device(device))
+        if key not in cache:
+            cache[key] = as_class_weight(self.class_weight, device)
+        return cache[key]
+
+    def terms_of(self, ctx: BatchContext) -> dict:
+        raise NotImplementedError
+
+    def batch_terms(self, ctx: BatchContext) -> dict:
+        """Every term of one batch as a dict of scalar tensors; ``"loss"`` is the one to minimise.
+
+        With pseudo-labeled rows in ``ctx``, adds ``"pseudo"`` (their soft
+        cross-entropy) to ``"loss"`` with weight :attr:`ce_weight`.
+        """
+        terms = self.terms_of(ctx)
+        if ctx.soft_mask is not None:
+            terms["pseudo"] = soft_cross_entropy(ctx.logits, ctx.soft_targets, ctx.soft_mask)
+            terms["loss"] = terms["loss"] + self.ce_weight * terms["pseudo"]
+        return terms
+
+    def counters(self) -> dict:
+        """Running counts the objective keeps (e.g. degenerate batches), as ints."""
+        return {}
 
 
 def check_lam(lam) -> float:
@@ -60,7 +152,7 @@ def check_lam(lam) -> float:
     return float(lam)
 
 
-class MixedLoss(nn.Module):
+class MixedLoss(Objective):
     """Base class: a graph or contrastive term on embeddings, mixed with CE.
 
     Subclasses set :attr:`term_name` and implement :meth:`graph_term`.
@@ -81,6 +173,14 @@ class MixedLoss(nn.Module):
         self.lam = check_lam(lam)
         self.class_weight = class_weight
 
+    @property
+    def ce_weight(self):
+        return 1.0 - self.lam
+
+
+    def terms_of(self, ctx: BatchContext) -> dict:
+        return self.terms(ctx.embeddings, ctx.labels, ctx.logits)
+
     def graph_term(self, embeddings: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
@@ -93,7 +193,7 @@ class MixedLoss(nn.Module):
         term = self.graph_term(embeddings, labels)
         if logits is None:
             return {self.term_name: term, "loss": term}
-        ce = labeled_cross_entropy(logits, labels, self.class_weight)
+        ce = labeled_cross_entropy(logits, labels, self.class_weight_on(logits.device))
         return {"ce": ce, self.term_name: term, "loss": (1.0 - self.lam) * ce + self.lam * term}
 
     def forward(self, embeddings: torch.Tensor, labels: torch.Tensor,

@@ -14,7 +14,7 @@ unknown):
    among the labeled rows keeps at least one node in L. Unknown rows join the
    unlabeled set, ``U = M ∪ {y = -1}``;
 3. harmonic propagation ``F_U = (I - T_UU)^-1 T_UL Y_L``
-   (:func:`skgloss.propagation.harmonic_solve`);
+   (:func:`skgloss.propagation.harmonic_solve_dense`, in float64);
 4. ``L_G = -(1/|M|) Σ_(m ∈ M) w_(y_m) · log F_U[m, y_m]``.
 
 Input contract: ``embeddings`` (B, d) float, not detached; ``labels`` (B,)
@@ -34,9 +34,10 @@ from numbers import Real
 
 import torch
 
+from ..devices import DeviceCounts, solve_dtype
 from ..graph import batch_affinity
-from ..propagation import harmonic_solve
-from ._base import MixedLoss, as_class_weight, zero_with_graph
+from ..propagation import harmonic_solve_dense, transition_matrix
+from ._base import MixedLoss, as_class_weight
 
 __all__ = ["g_loss", "GLoss", "stratified_mask"]
 
@@ -49,12 +50,25 @@ def _check_gamma(gamma) -> float:
     return float(gamma)
 
 
+def _uniform_keys(n: int, generator, device) -> torch.Tensor:
+    """n uniform random numbers on ``device``, drawn from ``generator`` where given."""
+    if generator is None:
+        return torch.rand(n, device=device)
+    if generator.device == torch.device(device):
+        return torch.rand(n, generator=generator, device=device)
+    return torch.rand(n, generator=generator, device=generator.device).to(device)
+
+
 def stratified_mask(labels: torch.Tensor, gamma: float, generator: torch.Generator | None = None) -> torch.Tensor:
     """Choose the masked set M of METHOD.md §2 step 4, stratified by class.
 
     Within every class c present among the labeled rows (``n_c`` of them),
     ``max(1, round(γ·n_c))`` rows keep their label and the others are masked,
     so no class present in the batch loses all its labeled nodes.
+
+    Computed on the device of ``labels`` with fixed shapes: each row draws a
+    random key, and a row is masked when its rank among its class's keys is
+    at least the class's keep count. Nothing waits for the device.
 
     Parameters
     ----------
@@ -63,30 +77,39 @@ def stratified_mask(labels: torch.Tensor, gamma: float, generator: torch.Generat
     gamma : float in (0, 1)
         Fraction of each class's labeled rows that keeps its label.
     generator : torch.Generator, optional
-        A CPU generator, for reproducible splits.
+        For reproducible splits; best on the device of ``labels`` (a
+        generator elsewhere works, at the cost of a copy).
 
     Returns
     -------
     masked : torch.BoolTensor of shape (B,), on the device of ``labels``.
     """
     gamma = _check_gamma(gamma)
-    cpu_labels = labels.detach().cpu()
-    masked = torch.zeros(cpu_labels.shape[0], dtype=torch.bool)
-    for c in torch.unique(cpu_labels[cpu_labels >= 0]).tolist():
-        idx = torch.nonzero(cpu_labels == c).flatten()
-        n_c = idx.numel()
-        n_keep = min(n_c, max(1, math.floor(gamma * n_c + 0.5)))
-        perm = idx[torch.randperm(n_c, generator=generator)]
-        masked[perm[n_keep:]] = True
-    return masked.to(labels.device)
+    n = labels.shape[0]
+    labeled = labels >= 0
+    keys = _uniform_keys(n, generator, labels.device)
+    same = (labels[:, None] == labels[None, :]) & labeled[:, None] & labeled[None, :]
+    position = torch.arange(n, device=labels.device)
+    tie = (keys[None, :] == keys[:, None]) & (position[None, :] < position[:, None])
+    before = (keys[None, :] < keys[:, None]) | tie  # before[i, j]: row j comes before row i
+    rank = (same & before).sum(dim=1)  # place of the row in its class's random order
+    n_c = same.sum(dim=1)
+    half_up = torch.floor(n_c.to(torch.float32 if labels.device.type == "mps" else torch.float64) * gamma + 0.5)
+    n_keep = torch.minimum(half_up.to(n_c.dtype).clamp_min(1), n_c)
+    return labeled & (rank >= n_keep)
 
 
 def g_loss_with_info(embeddings, labels, *, gamma=0.7, sigma, n_neighbors=None, class_weight=None, generator=None):
     """:func:`g_loss`, plus a dict that says how much of the batch was used.
 
-    The dict has ``n_masked`` (|M| after the split), ``n_used`` (masked rows
-    that reached a labeled node and entered the loss) and ``degenerate``
-    (True when the loss is the zero placeholder).
+    The dict holds 0-d tensors (reading them waits for the device):
+    ``n_masked`` (|M| after the split), ``n_used`` (masked rows that reached
+    a labeled node and entered the loss) and ``degenerate`` (True when the
+    loss is the zero placeholder).
+
+    Every shape is fixed by the batch size: the classes present are not
+    counted on the host but given columns by their first row in the batch,
+    and the solve covers every node (:func:`skgloss.propagation.harmonic_solve_dense`).
     """
     if not isinstance(embeddings, torch.Tensor) or embeddings.ndim != 2:
         shape = getattr(embeddings, "shape", type(embeddings))
@@ -95,36 +118,29 @@ def g_loss_with_info(embeddings, labels, *, gamma=0.7, sigma, n_neighbors=None, 
         raise ValueError("labels must be a 1-D tensor with one entry per row of embeddings")
     labels = labels.to(embeddings.device).long()
     out_dtype = torch.promote_types(embeddings.dtype, torch.float32)
+    dtype = solve_dtype(embeddings.device)
+    n = labels.shape[0]
     masked = stratified_mask(labels, gamma, generator)
-    n_masked = int(masked.sum())
-    info = {"n_masked": n_masked, "n_used": 0, "degenerate": True}
-    if n_masked == 0:
-        return zero_with_graph(embeddings).to(out_dtype), info
-
     kept = (labels >= 0) & ~masked
-    present, compact = torch.unique(labels[kept], return_inverse=True)
-    prop_labels = torch.full_like(labels, -1)
-    prop_labels[kept] = compact
-    # Masked rows' classes all appear among the kept rows (stratified split).
-    target = torch.searchsorted(present, labels[masked])
+    # Column of each class: the first row of the batch with that label.
+    same = labels[:, None] == labels[None, :]
+    column = same.to(torch.uint8).argmax(dim=1)
+    Y = torch.zeros(n, n, dtype=dtype, device=labels.device).scatter_(1, column[:, None], 1.0) * kept[:, None]
 
-    W = batch_affinity(embeddings.to(torch.float64), sigma, n_neighbors)
-    F_U = harmonic_solve(W, prop_labels, int(present.numel()))
-    position_in_U = torch.cumsum(prop_labels < 0, dim=0) - 1
-    F_M = F_U[position_in_U[masked]]
-    mass = F_M.sum(dim=1)
-    used = mass > _EPS
-    n_used = int(used.sum())
-    info["n_used"] = n_used
-    if n_used == 0:
-        return zero_with_graph(embeddings).to(out_dtype), info
-    p = F_M[used].gather(1, target[used, None]).squeeze(1) / mass[used]
+    W = batch_affinity(embeddings.to(dtype), sigma, n_neighbors)
+    F = harmonic_solve_dense(transition_matrix(W), Y, ~kept)
+    mass = F.sum(dim=1)
+    used = masked & (mass > _EPS)
+    safe_mass = torch.where(used, mass, torch.ones_like(mass))
+    p = F.gather(1, column[:, None]).squeeze(1) / safe_mass
     nll = -torch.log(p.clamp_min(_EPS))
     weight = as_class_weight(class_weight, embeddings.device)
     if weight is not None:
-        nll = nll * weight.to(torch.float64)[labels[masked][used]]
-    info["degenerate"] = False
-    return (nll.sum() / n_used).to(out_dtype), info
+        nll = nll * weight.to(dtype)[labels.clamp_min(0)]
+    n_used = used.sum()
+    loss = torch.where(used, nll, torch.zeros_like(nll)).sum() / n_used.clamp_min(1)
+    info = {"n_masked": masked.sum(), "n_used": n_used, "degenerate": n_used == 0}
+    return loss.to(out_dtype), info
 
 
 def g_loss(embeddings, labels, *, gamma=0.7, sigma, n_neighbors=None, class_weight=None, generator=None):
@@ -147,7 +163,7 @@ def g_loss(embeddings, labels, *, gamma=0.7, sigma, n_neighbors=None, class_weig
     class_weight : sequence of float or None
         ``w``, indexed by class id.
     generator : torch.Generator, optional
-        CPU generator for the labeled/masked split.
+        Generator of the labeled/masked split (best on the device of ``embeddings``).
 
     Returns
     -------
@@ -202,6 +218,16 @@ class GLoss(MixedLoss):
         Batches seen by :meth:`forward`.
     n_degenerate : int
         Of those, batches where ``L_G`` was the zero placeholder.
+    n_masked, n_used : int
+        Masked rows over those batches, and how many of them entered ``L_G``
+        (reached a labeled node).
+
+    Notes
+    -----
+    The counts are summed on the device and read only when an attribute is
+    read, so a training step never waits for the device. The masks are
+    drawn from :attr:`generator` on the CPU and from a generator seeded with
+    the same seed on any other device.
     """
 
     term_name = "gloss"
@@ -216,14 +242,42 @@ class GLoss(MixedLoss):
             self.generator.manual_seed(int(seed))
         else:
             self.generator.seed()
+        self._seed = self.generator.initial_seed()
+        self._device_generators = {}
         self.n_batches = 0
-        self.n_degenerate = 0
+        self._counts = DeviceCounts("degenerate", "masked", "used")
+
+    @property
+    def n_degenerate(self) -> int:
+        return self._counts.get("degenerate")
+
+    @property
+    def n_masked(self) -> int:
+        return self._counts.get("masked")
+
+    @property
+    def n_used(self) -> int:
+        return self._counts.get("used")
+
+    def counters(self) -> dict:
+        return {"degenerate_batches": self.n_degenerate, "masked_rows": self.n_masked,
+                "masked_rows_used": self.n_used}
+
+    def generator_for(self, device) -> torch.Generator:
+        """The split generator for ``device``: :attr:`generator` on the CPU, a seeded twin elsewhere."""
+        device = torch.device(device)
+        if device.type == "cpu":
+            return self.generator
+        key = str(device)
+        if key not in self._device_generators:
+            self._device_generators[key] = torch.Generator(device=device).manual_seed(self._seed)
+        return self._device_generators[key]
 
     def graph_term(self, embeddings, labels):
         loss, info = g_loss_with_info(
             embeddings, labels, gamma=self.gamma, sigma=self.sigma, n_neighbors=self.n_neighbors,
-            class_weight=self.class_weight, generator=self.generator,
+            class_weight=self.class_weight_on(embeddings.device), generator=self.generator_for(embeddings.device),
         )
         self.n_batches += 1
-        self.n_degenerate += int(info["degenerate"])
+        self._counts.add(degenerate=info["degenerate"], masked=info["n_masked"], used=info["n_used"])
         return loss

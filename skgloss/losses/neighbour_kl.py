@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from ._base import check_lam, labeled_cross_entropy, zero_with_graph
+from ._base import Objective, check_lam, labeled_cross_entropy, zero_with_graph
 
 __all__ = ["neighbour_kl_loss", "NeighbourKLLoss"]
 
@@ -62,7 +61,7 @@ def neighbour_kl_loss(logits: torch.Tensor, neighbour_dist: torch.Tensor,
     return ((ent - cross) * w).sum(dim=1).mean()
 
 
-class NeighbourKLLoss(nn.Module):
+class NeighbourKLLoss(Objective):
     """``CE + λ·L_KL``, the summary's objective (note: not ``(1 - λ)·CE``).
 
     Parameters
@@ -74,6 +73,7 @@ class NeighbourKLLoss(nn.Module):
     """
 
     term_name = "kl"
+    needs_neighbours = True
 
     def __init__(self, lam=0.8, class_weight=None):
         super().__init__()
@@ -82,9 +82,12 @@ class NeighbourKLLoss(nn.Module):
 
     def terms(self, logits, labels, neighbour_dist, neighbour_weight) -> dict:
         """``{"ce", "kl", "loss"}`` for one batch; CE over rows with label >= 0."""
-        ce = labeled_cross_entropy(logits, labels, self.class_weight)
+        ce = labeled_cross_entropy(logits, labels, self.class_weight_on(logits.device))
         kl = neighbour_kl_loss(logits, neighbour_dist, neighbour_weight)
         return {"ce": ce, "kl": kl, "loss": ce + self.lam * kl}
+
+    def terms_of(self, ctx):
+        return self.terms(ctx.logits, ctx.labels, ctx.neighbour_dist, ctx.neighbour_weight)
 
     def forward(self, logits, labels, neighbour_dist, neighbour_weight):
         return self.terms(logits, labels, neighbour_dist, neighbour_weight)["loss"]

@@ -20,7 +20,7 @@ from numbers import Real
 import torch
 import torch.nn.functional as F
 
-from ._base import MixedLoss, zero_with_graph
+from ._base import MixedLoss
 
 __all__ = ["supcon_loss", "SupConLoss"]
 
@@ -44,23 +44,21 @@ def supcon_loss(embeddings: torch.Tensor, labels: torch.Tensor, *, temperature: 
     if (isinstance(temperature, bool) or not isinstance(temperature, Real) or not math.isfinite(temperature)
             or temperature <= 0):
         raise ValueError(f"temperature must be a number > 0, got {temperature!r}")
+    # Fixed shapes (masks, no boolean indexing): nothing waits for the device.
     labeled = labels >= 0
-    z = F.normalize(embeddings[labeled].float(), dim=1)
-    y = labels[labeled]
+    z = F.normalize(embeddings.float(), dim=1)
     n = z.shape[0]
-    if n < 2:
-        return zero_with_graph(embeddings)
     sim = z @ z.T / temperature
-    self_mask = torch.eye(n, dtype=torch.bool, device=z.device)
-    sim = sim.masked_fill(self_mask, float("-inf"))
+    pairs = labeled[:, None] & labeled[None, :] & ~torch.eye(n, dtype=torch.bool, device=z.device)
+    # a finite stand-in for -inf keeps rows without any pair free of NaN (and of NaN gradients)
+    sim = sim.masked_fill(~pairs, torch.finfo(sim.dtype).min / 4)
     log_prob = sim - torch.logsumexp(sim, dim=1, keepdim=True)
-    positives = (y[:, None] == y[None, :]) & ~self_mask
+    positives = (labels[:, None] == labels[None, :]) & pairs
     n_pos = positives.sum(dim=1)
     anchors = n_pos > 0
-    if not bool(anchors.any()):
-        return zero_with_graph(embeddings)
-    pos_log_prob = log_prob.masked_fill(~positives, 0.0).sum(dim=1)
-    return -(pos_log_prob[anchors] / n_pos[anchors]).mean()
+    pos_log_prob = torch.where(positives, log_prob, torch.zeros_like(log_prob)).sum(dim=1)
+    per_anchor = torch.where(anchors, -pos_log_prob / n_pos.clamp_min(1), torch.zeros_like(pos_log_prob))
+    return per_anchor.sum() / anchors.sum().clamp_min(1)
 
 
 class SupConLoss(MixedLoss):

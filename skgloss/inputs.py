@@ -1,0 +1,137 @@
+"""The input pipeline: texts tokenized once, batches cut from the tokens and sent ahead.
+
+A fit tokenizes its corpus once (:class:`TokenizedTexts`: the fast tokenizer
+on chunks of texts, truncated at ``max_length``, kept as one integer matrix
+and the length of every text). A batch is then an index array: its tensors
+are a slice of that matrix padded to the batch's longest text
+(:meth:`TokenizedTexts.collate`), exactly what the tokenizer itself returns
+with ``padding=True``.
+
+:func:`device_batches` turns a sequence of index arrays into batches on the
+device. For a CUDA device the host tensors are pinned and copied without
+blocking, so that the host cuts the next batch while the device still works
+on the step before (the training step itself never waits for the device;
+see :mod:`skgloss.training`). Cutting a batch is a numpy slice, far cheaper
+than a step, so no worker processes are needed.
+
+The order of rows is the caller's: :func:`length_sorted` gives the
+longest-first order that inference uses to keep padding small.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .devices import transfer_options
+
+__all__ = ["TokenizedTexts", "device_batches", "length_sorted", "to_device"]
+
+
+class TokenizedTexts:
+    """Texts tokenized once, truncated at ``max_length``.
+
+    Parameters
+    ----------
+    tokenizer : transformers tokenizer
+        A fast tokenizer tokenizes a chunk of texts in one call.
+    texts : sequence of str
+    max_length : int
+        Tokens kept per text (special tokens included).
+    chunk_size : int, default=4096
+        Texts per tokenizer call.
+
+    Attributes
+    ----------
+    ids : ndarray of shape (n, max_length), int32
+        Token ids, left-aligned; the tail of each row is padding.
+    lengths : ndarray of shape (n,), int64
+        Tokens per text.
+    """
+
+    def __init__(self, tokenizer, texts, max_length: int, *, chunk_size: int = 4096):
+        n = len(texts)
+        self.max_length = int(max_length)
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        self.pad_left = getattr(tokenizer, "padding_side", "right") == "left"
+        self.token_types = "token_type_ids" in getattr(tokenizer, "model_input_names", ())
+        self.ids = np.full((n, self.max_length), self.pad_id, dtype=np.int32)
+        self.lengths = np.zeros(n, dtype=np.int64)
+        for start in range(0, n, chunk_size):
+            chunk = [texts[i] for i in range(start, min(n, start + chunk_size))]
+            encoded = tokenizer(chunk, truncation=True, max_length=self.max_length, padding=False,
+                                return_attention_mask=False, return_token_type_ids=False)["input_ids"]
+            for i, ids in enumerate(encoded, start):
+                self.ids[i, :len(ids)] = ids
+                self.lengths[i] = len(ids)
+
+    def __len__(self):
+        return self.lengths.shape[0]
+
+    def collate(self, rows) -> dict:
+        """Host tensors of the texts ``rows``, padded to their longest.
+
+        Returns
+        -------
+        batch : dict of torch.Tensor
+            ``input_ids`` and ``attention_mask`` (int64, shape (b, L)), and
+            ``token_type_ids`` (zeros) where the tokenizer uses them; padding
+            on the tokenizer's side.
+        """
+        rows = np.asarray(rows)
+        lengths = self.lengths[rows]
+        L = max(1, int(lengths.max(initial=0)))
+        offset = (L - lengths) if self.pad_left else np.zeros_like(lengths)
+        pos = np.arange(L)[None, :] - offset[:, None]
+        mask = (pos >= 0) & (pos < lengths[:, None])
+        ids = np.where(mask, self.ids[rows[:, None], np.clip(pos, 0, self.max_length - 1)], self.pad_id)
+        batch = {"input_ids": torch.from_numpy(ids.astype(np.int64)),
+                 "attention_mask": torch.from_numpy(mask.astype(np.int64))}
+        if self.token_types:
+            batch["token_type_ids"] = torch.zeros_like(batch["input_ids"])
+        return batch
+
+
+def length_sorted(tokens: TokenizedTexts, rows=None):
+    """``rows`` (default: all) ordered by token length, longest first (stable)."""
+    rows = np.arange(len(tokens)) if rows is None else np.asarray(rows)
+    return rows[np.argsort(-tokens.lengths[rows], kind="stable")]
+
+
+def to_device(batch: dict, device: torch.device, options=None) -> dict:
+    """Move a dict of host tensors to ``device`` (pinned and non-blocking where that pays)."""
+    device = torch.device(device)
+    options = transfer_options(device) if options is None else options
+    if options.pin_memory:
+        batch = {k: v.pin_memory() for k, v in batch.items()}
+    return {k: v.to(device, non_blocking=options.non_blocking) for k, v in batch.items()}
+
+
+def device_batches(tokens: TokenizedTexts, index_batches, device: torch.device, *, extra=None):
+    """Yield ``(rows, batch)`` for each index array, ``batch`` on ``device``.
+
+    Parameters
+    ----------
+    tokens : TokenizedTexts
+    index_batches : iterable of int arrays
+        Rows of ``tokens``, one array per batch.
+    device : torch.device
+    extra : dict of str to ndarray, optional
+        Per-row arrays (for example labels) whose rows travel with the batch
+        under the same names; ``"rows"`` (the indices themselves) always does.
+
+    Yields
+    ------
+    rows : ndarray of int
+        The host copy of the batch's indices.
+    batch : dict of torch.Tensor on ``device``
+    """
+    device = torch.device(device)
+    options = transfer_options(device)
+    for rows in index_batches:
+        rows = np.asarray(rows, dtype=np.int64)
+        host = tokens.collate(rows)
+        host["rows"] = torch.from_numpy(rows)
+        for name, values in (extra or {}).items():
+            host[name] = torch.from_numpy(np.ascontiguousarray(values[rows]))
+        yield rows, to_device(host, device, options)

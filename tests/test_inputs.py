@@ -1,0 +1,69 @@
+import numpy as np
+import pytest
+import torch
+from conftest import make_texts
+
+from skgloss.devices import TransferOptions
+from skgloss.encoder import load_encoder
+from skgloss.inputs import TokenizedTexts, device_batches, length_sorted, to_device
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tiny_bert):
+    return load_encoder(tiny_bert)[1]
+
+
+def mixed_texts():
+    short, _ = make_texts(3, n_words=2, seed=1)
+    long_, _ = make_texts(3, n_words=30, seed=2)  # longer than max_length: truncated
+    return short + long_ + ["", "apple"]
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_collate_equals_the_tokenizer_with_padding(tokenizer, side):
+    tokenizer.padding_side = side
+    try:
+        texts = mixed_texts()
+        tokens = TokenizedTexts(tokenizer, texts, max_length=12, chunk_size=3)
+        for rows in ([0, 1, 2], [3, 0, 7], [6], list(range(len(texts)))):
+            expected = tokenizer([texts[i] for i in rows], padding=True, truncation=True, max_length=12,
+                                 return_tensors="pt")
+            got = tokens.collate(np.array(rows))
+            assert set(got) == set(expected)
+            for key in expected:
+                assert torch.equal(got[key], expected[key].long()), (key, rows)
+    finally:
+        tokenizer.padding_side = "right"
+
+
+def test_lengths_and_length_order(tokenizer):
+    texts = mixed_texts()
+    tokens = TokenizedTexts(tokenizer, texts, max_length=12)
+    assert tokens.lengths.tolist() == [len(tokenizer(t, truncation=True, max_length=12)["input_ids"])
+                                       for t in texts]
+    order = length_sorted(tokens)
+    assert sorted(order.tolist()) == list(range(len(texts)))
+    assert np.all(np.diff(tokens.lengths[order]) <= 0)
+    sub = length_sorted(tokens, [13, 0, 7])  # "apple", a short text, a truncated long one
+    assert sub.tolist() == [7, 0, 13]
+
+
+def test_device_batches_carry_rows_and_per_row_arrays(tokenizer):
+    texts = mixed_texts()
+    tokens = TokenizedTexts(tokenizer, texts, max_length=12)
+    labels = np.arange(len(texts)) * 10
+    out = list(device_batches(tokens, [np.array([2, 5]), np.array([13])], torch.device("cpu"),
+                              extra={"labels": labels}))
+    assert [rows.tolist() for rows, _ in out] == [[2, 5], [13]]
+    assert out[0][1]["rows"].tolist() == [2, 5] and out[0][1]["labels"].tolist() == [20, 50]
+    assert out[0][1]["input_ids"].shape[0] == 2 and out[1][1]["input_ids"].shape[0] == 1
+
+
+def test_non_blocking_copies_give_the_same_tensors():
+    """The copy options a CUDA device gets, exercised on the CPU (pinning itself needs an accelerator)."""
+    batch = {"a": torch.arange(6).reshape(2, 3), "b": torch.ones(2)}
+    moved = to_device(batch, torch.device("cpu"), TransferOptions(pin_memory=False, non_blocking=True))
+    assert all(torch.equal(moved[k], batch[k]) for k in batch)
+    if torch.cuda.is_available():
+        moved = to_device(batch, torch.device("cuda"))
+        assert all(torch.equal(moved[k].cpu(), batch[k]) for k in batch)
