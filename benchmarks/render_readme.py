@@ -19,18 +19,41 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 
 LABELS = {"ce": "`ce`", "gloss": "`gloss` (skgloss: one encoder pass)", "supcon": "`supcon`",
-          "gloss-2pass": "G-Loss as in the authors' code (two encoder passes)"}
+          "gloss-2pass": "G-Loss as in the authors' code (two encoder passes)",
+          "hf-ce": "the Hugging Face `Trainer`'s step (`AutoModelForSequenceClassification`, fused AdamW)"}
 
 
 def step_time(data):
     a = data["args"]
-    lines = [f"Batch {a['batch_size']}, max_length {a['max_length']}, MR texts, {a['rounds']} interleaved rounds "
-             f"after {a['warmup']} warm-up rounds, torch threads {data['machine']['torch_threads']} "
-             f"(`python benchmarks/step_time.py`):", "",
-             "| loss | median step (s) | median / ce median | median of per-round ratios |", "|---|---|---|---|"]
+    lines = [f"{data.get('device', 'cpu')}, precision {data.get('precision', 'fp32')}, batch {a['batch_size']}, "
+             f"max_length {a['max_length']}, MR texts, {a['rounds']} interleaved rounds after {a['warmup']} warm-up "
+             f"rounds, torch threads {data['machine']['torch_threads']} (`python benchmarks/step_time.py`):", "",
+             "| loss | median step (ms) | median / ce median | median of per-round ratios |", "|---|---|---|---|"]
     for k, r in data["results"].items():
-        lines.append(f"| {LABELS.get(k, k)} | {r['median_s']:.3f} | {r['ratio_of_medians']:.3f} | "
+        lines.append(f"| {LABELS.get(k, k)} | {1e3 * r['median_s']:.1f} | {r['ratio_of_medians']:.3f} | "
                      f"{r['median_per_round_ratio']:.3f} |")
+    if "gloss_term" in data:
+        lines += ["", f"The G-Loss term alone (mask, kernel, solve, loss; forward and backward, batch "
+                      f"{a['batch_size']}): {1e3 * data['gloss_term']['median_s']:.2f} ms median."]
+    return lines
+
+
+def fit_throughput(data):
+    a = data["args"]
+    lines = [f"{data['device']}, {data['dataset'].upper()} {data['n_texts']} texts, batch {a['batch_size']}, "
+             f"max_length {a['max_length']}, {a['epochs']} epochs x {a['repeats']} repeats with the cells in "
+             f"rotating order, torch threads {data['torch_threads']} "
+             f"(`python benchmarks/fit_throughput.py --precisions {' '.join(a['precisions'])}`):", "",
+             "| variant | precision | median epoch (s) | texts / s | / Trainer (ratio of medians) | "
+             "/ Trainer (median per repeat) |", "|---|---|---|---|---|---|"]
+    names = {"skgloss-ce": "skgloss `ce`", "skgloss-gloss": "skgloss `gloss`",
+             "trainer": "Hugging Face `Trainer` (`AutoModelForSequenceClassification`)"}
+    for r in data["results"]:
+        if r["median_epoch_s"] is None:
+            continue
+        lines.append(f"| {names.get(r['variant'], r['variant'])} | {r['precision']} | {r['median_epoch_s']:.2f} | "
+                     f"{r['texts_per_s']:.1f} | {r['ratio_to_trainer_of_medians']:.2f} | "
+                     f"{r['median_per_repeat_ratio_to_trainer']:.2f} |")
     return lines
 
 
@@ -173,7 +196,8 @@ MARKDOWN = {
 }
 
 
-RENDERERS = {"step_time": step_time, "mr_short_fit": mr_short_fit, "mr_semi_supervised": mr_semi_supervised,
+RENDERERS = {"step_time": step_time, "fit_throughput": fit_throughput, "mr_short_fit": mr_short_fit,
+             "mr_semi_supervised": mr_semi_supervised,
              "corpus_graph_speed": corpus_graph_speed, "batching": batching, "predict_throughput": predict_throughput,
              "knn_scaling": knn_scaling}
 
@@ -181,6 +205,7 @@ SECTIONS = [
     ("accuracy_cpu", "Five datasets, every loss (cpu profile)"),
     ("label_scarcity", "Label scarcity"),
     ("step_time", "Training-step time over cross-entropy"),
+    ("fit_throughput", "Fit throughput against the Hugging Face Trainer"),
     ("predict_throughput", "Prediction throughput"),
     ("mr_short_fit", "A short MR fit, three seeds"),
     ("mr_semi_supervised", "MR with 10 % of the labels"),
