@@ -8,6 +8,9 @@ by side in one process. A cell is one (variant, precision) pair:
 - ``skgloss-gloss``: ``GLossTextClassifier(loss="gloss")`` (in-batch G-Loss);
 - ``skgloss-ce-compile``: ``loss="ce"`` with ``compile=True`` (``torch.compile`` of
   the encoder; its first epoch includes the compilation);
+- ``skgloss-ce-length``: ``loss="ce"`` with ``batching="length"`` (batches of
+  similar lengths; the Trainer's counterpart, ``group_by_length``, is off by
+  default as this is);
 - ``trainer``: ``AutoModelForSequenceClassification`` on the same encoder,
   trained by ``transformers.Trainer`` (texts tokenized once, truncated at L,
   ``DataCollatorWithPadding``; linear schedule with 10 % warm-up, weight decay
@@ -50,7 +53,7 @@ from skgloss.datasets import load_benchmark
 from skgloss.devices import cpu_has_native_bf16, resolve_device
 from skgloss.encoder import DEFAULT_MODEL, resolve_model_path
 
-VARIANTS = ("skgloss-ce", "skgloss-gloss", "trainer", "skgloss-ce-compile")
+VARIANTS = ("skgloss-ce", "skgloss-gloss", "trainer", "skgloss-ce-compile", "skgloss-ce-length")
 DEFAULT_VARIANTS = VARIANTS[:3]
 PRECISIONS = ("fp32", "bf16", "fp16")
 
@@ -67,13 +70,13 @@ def free_memory(cuda):
         torch.cuda.empty_cache()
 
 
-def fit_skgloss(loss, precision, texts, labels, args, device, compile=False):
+def fit_skgloss(loss, precision, texts, labels, args, device, compile=False, batching="random"):
     """One skgloss fit: (epoch seconds, whole-fit seconds, resolved precision)."""
     cuda = device.startswith("cuda")
     clf = GLossTextClassifier(args.model, loss=loss, precision=precision, max_epochs=args.epochs,
                               validation_fraction=0, batch_size=args.batch_size, max_length=args.max_length,
                               learning_rate=args.learning_rate, random_state=args.seed, device=device,
-                              compile=compile)
+                              compile=compile, batching=batching)
     t0 = clock(cuda)
     clf.fit(texts, labels)
     fit_s = clock(cuda) - t0
@@ -171,6 +174,26 @@ def fit_trainer(precision, texts, labels, n_classes, args, device):
     return timer.seconds, fit_s, precision
 
 
+def padding_stats(texts, args):
+    """Token slots an epoch computes on: real tokens, random batches, length-grouped batches."""
+    from transformers import AutoTokenizer
+
+    from skgloss.inputs import TokenizedTexts, length_grouped_batches
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(args.model))
+    lengths = TokenizedTexts(tokenizer, texts, args.max_length).lengths
+    rng = np.random.default_rng(args.seed)
+    rows = np.arange(len(texts))
+
+    def slots(batches):
+        return int(sum(len(b) * lengths[b].max() for b in batches))
+
+    order = rng.permutation(rows)
+    return {"real_tokens": int(lengths.sum()),
+            "random_batches": slots([order[i:i + args.batch_size] for i in range(0, len(order), args.batch_size)]),
+            "length_batches": slots(length_grouped_batches(rows, lengths, args.batch_size, rng))}
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", default="mr")
@@ -186,6 +209,8 @@ def main(argv=None):
     p.add_argument("--learning-rate", type=float, default=5e-5)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="fit_throughput.json")
+    p.add_argument("--token-slots-only", action="store_true",
+                   help="only count the token slots of the run's texts and add them to the existing --out file")
     args = p.parse_args(argv)
 
     device = resolve_device(args.device).type
@@ -198,6 +223,16 @@ def main(argv=None):
     int_labels = np.array([classes.index(label) for label in str_labels], dtype=np.int64)
     n = len(texts)
     threads = torch.get_num_threads()
+    padding = padding_stats(texts, args)
+    if args.token_slots_only:
+        import json
+
+        from _common import RESULTS
+
+        payload = json.loads((RESULTS / args.out).read_text())
+        payload["token_slots"] = padding
+        print(f"token slots: {padding}; wrote {write_json(args.out, payload)}")
+        return
 
     cells = [(v, prec) for prec in args.precisions for v in args.variants]
     raw = {f"{v}/{prec}": {"variant": v, "precision": prec, "resolved_precision": None, "epoch_seconds": [],
@@ -221,7 +256,8 @@ def main(argv=None):
                 else:
                     loss = v.split("-")[1]
                     epochs, fit_s, resolved = fit_skgloss(loss, prec, texts, str_labels, args, device,
-                                                          compile=v.endswith("-compile"))
+                                                          compile=v.endswith("-compile"),
+                                                          batching="length" if v.endswith("-length") else "random")
             except Exception as exc:  # record and go on: one broken cell should not cost the others
                 traceback.print_exc()
                 cell["error"] = f"{type(exc).__name__}: {exc}"
@@ -288,6 +324,7 @@ def main(argv=None):
     path = write_json(args.out, {"benchmark": "fit_throughput", "args": vars(args), "machine": machine(),
                                  "device": device, "model": args.model, "dataset": args.dataset, "n_texts": n,
                                  "n_classes": len(classes), "torch_threads": threads, "results": rows,
+                                 "token_slots": padding,
                                  "bf16_speedup": speedups, "raw": raw})
     print(f"wrote {path}")
 

@@ -43,10 +43,12 @@ def fit_throughput(data):
     lines = [f"{data['device']}, {data['dataset'].upper()} {data['n_texts']} texts, batch {a['batch_size']}, "
              f"max_length {a['max_length']}, {a['epochs']} epochs x {a['repeats']} repeats with the cells in "
              f"rotating order, torch threads {data['torch_threads']} "
-             f"(`python benchmarks/fit_throughput.py --precisions {' '.join(a['precisions'])}`):", "",
+             f"(`python benchmarks/fit_throughput.py {_cli_args(a)}`):", "",
              "| variant | precision | median epoch (s) | texts / s | / Trainer (ratio of medians) | "
              "/ Trainer (median per repeat) |", "|---|---|---|---|---|---|"]
     names = {"skgloss-ce": "skgloss `ce`", "skgloss-gloss": "skgloss `gloss`",
+             "skgloss-ce-length": "skgloss `ce`, `batching=\"length\"`",
+             "skgloss-ce-compile": "skgloss `ce`, `compile=True`",
              "trainer": "Hugging Face `Trainer` (`AutoModelForSequenceClassification`)"}
     for r in data["results"]:
         if r["median_epoch_s"] is None:
@@ -54,7 +56,27 @@ def fit_throughput(data):
         lines.append(f"| {names.get(r['variant'], r['variant'])} | {r['precision']} | {r['median_epoch_s']:.2f} | "
                      f"{r['texts_per_s']:.1f} | {r['ratio_to_trainer_of_medians']:.2f} | "
                      f"{r['median_per_repeat_ratio_to_trainer']:.2f} |")
+    if "token_slots" in data:
+        t = data["token_slots"]
+        lines += ["", f"Token slots an epoch computes on: {t['real_tokens']:,} real tokens; random batches padded to "
+                      f"their longest text {t['random_batches']:,}; `batching=\"length\"` {t['length_batches']:,} "
+                      "(`--token-slots-only` counts them for an earlier run's file)."]
+    for v, sp in data.get("bf16_speedup", {}).items():
+        lines += ["", f"{names.get(v, v)}: a bf16 epoch took {1 / sp['bf16_speedup']:.1f} times as long as an fp32 "
+                      f"epoch ({sp['fp32_median_epoch_s']:.2f} s -> {sp['bf16_median_epoch_s']:.2f} s)."]
     return lines
+
+
+def _cli_args(a):
+    """The options of a fit_throughput run that differ from the script's defaults."""
+    defaults = {"n_texts": 1024, "epochs": 2, "repeats": 3, "precisions": ["fp32", "bf16"],
+                "variants": ["skgloss-ce", "skgloss-gloss", "trainer"], "out": "fit_throughput.json"}
+    parts = []
+    for key, default in defaults.items():
+        if a.get(key) != default:
+            value = a[key]
+            parts.append(f"--{key.replace('_', '-')} " + (" ".join(value) if isinstance(value, list) else str(value)))
+    return " ".join(parts)
 
 
 def mr_short_fit(data):
@@ -196,7 +218,8 @@ MARKDOWN = {
 }
 
 
-RENDERERS = {"step_time": step_time, "fit_throughput": fit_throughput, "mr_short_fit": mr_short_fit,
+RENDERERS = {"step_time": step_time, "fit_throughput": fit_throughput, "fit_throughput_bf16_cpu": fit_throughput,
+             "mr_short_fit": mr_short_fit,
              "mr_semi_supervised": mr_semi_supervised,
              "corpus_graph_speed": corpus_graph_speed, "batching": batching, "predict_throughput": predict_throughput,
              "knn_scaling": knn_scaling}
@@ -206,6 +229,7 @@ SECTIONS = [
     ("label_scarcity", "Label scarcity"),
     ("step_time", "Training-step time over cross-entropy"),
     ("fit_throughput", "Fit throughput against the Hugging Face Trainer"),
+    ("fit_throughput_bf16_cpu", "bfloat16 on a CPU without bf16 instructions"),
     ("predict_throughput", "Prediction throughput"),
     ("mr_short_fit", "A short MR fit, three seeds"),
     ("mr_semi_supervised", "MR with 10 % of the labels"),

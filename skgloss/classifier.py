@@ -28,7 +28,7 @@ from .callbacks import check_callbacks
 from .corpus import CorpusGraph
 from .devices import PRECISIONS, resolve_device, resolve_precision
 from .encoder import DEFAULT_MODEL, POOLINGS, embed_tokens, load_encoder, resolve_model_path, save_encoder
-from .graph import sqrt_sigma_heuristic
+from .graph import NeighborIndex, sqrt_sigma_heuristic
 from .inference import INFERENCE, GraphInference, class_probabilities
 from .inputs import TokenizedTexts
 from .training import BATCHING, LOSSES, TrainingConfig, train
@@ -133,12 +133,15 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         target (soft cross-entropy, weighted like CE); other ``-1`` rows get no
         target of their own. Re-decided at every refresh. None disables
         pseudo-labels.
-    batching : {"random", "graph"}, default="random"
-        ``"graph"`` builds each batch from small groups of corpus neighbours,
-        so batch graphs have real edges even with many classes. On 2,000 R52
-        texts (52 classes) it scored 81.9 ± 0.6 % against 81.7 ± 0.1 % for
-        random batches (two seeds, benchmarks/batching.py): no clear gain, so
-        the default stays random, which needs no corpus graph.
+    batching : {"random", "graph", "length"}, default="random"
+        How rows are grouped into training batches. ``"graph"`` builds each
+        batch from small groups of corpus neighbours, so batch graphs have
+        real edges even with many classes. On 2,000 R52 texts (52 classes) it
+        scored 81.9 ± 0.6 % against 81.7 ± 0.1 % for random batches (two
+        seeds, benchmarks/batching.py): no clear gain, so the default stays
+        random, which needs no corpus graph. ``"length"`` draws random
+        batches of texts of similar length (less padding, faster epochs;
+        :func:`skgloss.inputs.length_grouped_batches`).
     inference : {"head", "graph", "blend"}, default="head"
         How ``predict_proba`` decides: the linear head; the label
         distributions of the k nearest training documents, averaged by edge
@@ -478,7 +481,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         self.n_iter_ = len(result.history)
         self.best_epoch_ = result.best_epoch
         self.n_features_out_ = int(encoder.config.hidden_size)
-        for name in ("graph_", "label_distributions_", "transduction_", "corpus_embeddings_", "_graph_inference"):
+        for name in ("graph_", "label_distributions_", "transduction_", "corpus_embeddings_", "_neighbor_index"):
             self.__dict__.pop(name, None)
         if corpus is not None:
             self.graph_ = corpus.graph
@@ -551,14 +554,13 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                                    graph=self._graph_search() if self.inference != "head" else None)
 
     def _graph_search(self):
-        """Graph inference over ``corpus_embeddings_``, built on first use and cached (not pickled)."""
+        """Graph inference over ``corpus_embeddings_``; the search index is built on first use and cached."""
         if not hasattr(self, "corpus_embeddings_"):
             return None
-        if getattr(self, "_graph_inference", None) is None:
-            self._graph_inference = GraphInference.build(self.corpus_embeddings_, self.label_distributions_,
-                                                         self._corpus_neighbors(), self.sigma_,
-                                                         backend=self.graph_backend)
-        return self._graph_inference
+        if getattr(self, "_neighbor_index", None) is None:  # not pickled (see __getstate__)
+            self._neighbor_index = NeighborIndex(self.corpus_embeddings_, backend=self.graph_backend,
+                                                 random_state=0)
+        return GraphInference(self._neighbor_index, self.label_distributions_, self._corpus_neighbors(), self.sigma_)
 
     def predict(self, X):
         """Most probable class per text.
@@ -610,7 +612,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     # --------------------------------------------------------- persistence
     def __getstate__(self):
         state = self.__dict__.copy()
-        state.pop("_graph_inference", None)
+        state.pop("_neighbor_index", None)
         if "encoder_" in state and state["device_"].type != "cpu":
             state["encoder_"] = copy.deepcopy(self.encoder_).to("cpu")
             state["head_"] = copy.deepcopy(self.head_).to("cpu")

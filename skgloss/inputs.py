@@ -25,7 +25,7 @@ import torch
 
 from .devices import transfer_options
 
-__all__ = ["TokenizedTexts", "device_batches", "length_sorted", "to_device"]
+__all__ = ["TokenizedTexts", "device_batches", "length_sorted", "length_grouped_batches", "to_device"]
 
 
 class TokenizedTexts:
@@ -96,6 +96,39 @@ def length_sorted(tokens: TokenizedTexts, rows=None):
     """``rows`` (default: all) ordered by token length, longest first (stable)."""
     rows = np.arange(len(tokens)) if rows is None else np.asarray(rows)
     return rows[np.argsort(-tokens.lengths[rows], kind="stable")]
+
+
+def length_grouped_batches(rows, lengths, batch_size: int, rng, *, group=50):
+    """Random batches of texts of similar length (less padding).
+
+    The idea of Hugging Face's ``LengthGroupedSampler``: shuffle the rows,
+    cut them into groups of ``group · batch_size``, sort each group by
+    length, cut it into batches, and shuffle the order of all batches. Every
+    row is in exactly one batch; which rows share a batch is still random
+    from epoch to epoch, within similar lengths.
+
+    Parameters
+    ----------
+    rows : int array
+    lengths : int array
+        Token length of every row index (``TokenizedTexts.lengths``).
+    batch_size : int
+    rng : numpy.random.Generator
+    group : int, default=50
+        Batches per sorted group.
+
+    Returns
+    -------
+    list of int arrays
+    """
+    order = rng.permutation(np.asarray(rows))
+    span = group * batch_size
+    batches = []
+    for start in range(0, len(order), span):
+        chunk = order[start:start + span]
+        chunk = chunk[np.argsort(-lengths[chunk], kind="stable")]
+        batches.extend(chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size))
+    return [batches[i] for i in rng.permutation(len(batches))]
 
 
 def to_device(batch: dict, device: torch.device, options=None) -> dict:

@@ -67,3 +67,37 @@ def test_non_blocking_copies_give_the_same_tensors():
     if torch.cuda.is_available():
         moved = to_device(batch, torch.device("cuda"))
         assert all(torch.equal(moved[k].cpu(), batch[k]) for k in batch)
+
+
+def test_length_grouped_batches_cover_every_row_once_with_less_padding():
+    from skgloss.inputs import length_grouped_batches
+
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(3, 64, size=1000)
+    rows = np.arange(0, 1000, 2)  # a subset of the rows
+    batches = length_grouped_batches(rows, lengths, 16, np.random.default_rng(1), group=10)
+    assert sorted(np.concatenate(batches).tolist()) == rows.tolist()
+    assert max(len(b) for b in batches) == 16
+    order = np.random.default_rng(1).permutation(rows)
+    random_batches = [order[i:i + 16] for i in range(0, len(order), 16)]
+
+    def padded(bs):
+        return sum(len(b) * lengths[b].max() for b in bs)
+
+    assert padded(batches) < 0.8 * padded(random_batches)
+    again = length_grouped_batches(rows, lengths, 16, np.random.default_rng(1), group=10)
+    assert all(np.array_equal(a, b) for a, b in zip(batches, again))
+    other = length_grouped_batches(rows, lengths, 16, np.random.default_rng(2), group=10)
+    assert not all(np.array_equal(a, b) for a, b in zip(batches, other))
+
+
+def test_length_batching_fits(tiny_bert):
+    from skgloss import GLossTextClassifier
+
+    short, ys = make_texts(6, n_words=3)
+    long_, yl = make_texts(6, n_words=9, seed=3)
+    X, y = short + long_, np.r_[ys, yl]
+    clf = GLossTextClassifier(tiny_bert, batching="length", max_length=16, batch_size=6, max_epochs=2,
+                              learning_rate=2e-3, random_state=0, validation_fraction=0).fit(X, y)
+    assert sum(h["steps"] for h in clf.history_) == 2 * 4
+    assert clf.predict_proba(X).shape == (24, 2)
