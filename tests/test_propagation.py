@@ -20,16 +20,22 @@ def numpy_harmonic(W, labels, n_classes):
     return F / F.sum(1, keepdims=True)
 
 
-@pytest.mark.parametrize("seed", range(5))
-def test_harmonic_propagation_matches_numpy(seed):
+def random_problem(seed, n=12, C=3):
+    """A random symmetric W with a zero diagonal, and labels with 5 unknown rows and every class present."""
     rng = np.random.default_rng(seed)
-    n, C = 12, 3
     A = rng.random((n, n))
     W = (A + A.T) / 2
     np.fill_diagonal(W, 0)
     labels = rng.integers(0, C, n)
     labels[rng.choice(n, 5, replace=False)] = -1
     labels[:C] = np.arange(C)  # every class labeled at least once
+    return W, labels
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_harmonic_propagation_matches_numpy(seed):
+    C = 3
+    W, labels = random_problem(seed, C=C)
     F = harmonic_propagation(torch.tensor(W), torch.tensor(labels), C)
     assert F.dtype == torch.float64
     assert F.shape == ((labels < 0).sum(), C)
@@ -87,14 +93,8 @@ def test_harmonic_propagation_bad_input():
 def test_dense_solve_matches_numpy_on_unknown_rows_and_is_zero_elsewhere(seed):
     from skgloss.propagation import harmonic_solve_dense
 
-    rng = np.random.default_rng(seed)
     n, C = 12, 3
-    A = rng.random((n, n))
-    W = (A + A.T) / 2
-    np.fill_diagonal(W, 0)
-    labels = rng.integers(0, C, n)
-    labels[rng.choice(n, 5, replace=False)] = -1
-    labels[:C] = np.arange(C)
+    W, labels = random_problem(seed, n, C)
     known = labels >= 0
     Y = np.zeros((n, C))
     Y[known, labels[known]] = 1.0
