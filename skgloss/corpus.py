@@ -172,9 +172,9 @@ class CorpusGraph:
         self._upload_targets()
         self.n_refreshes += 1
         self.refresh_seconds.append(time.perf_counter() - start)
-        confident = (self.y < 0) & (self.F.max(axis=1) >= self.threshold) if self.threshold is not None else None
         logger.debug("corpus graph refresh %d: %d nodes, %d edges, %s confident unlabeled rows, %.2f s",
-                     self.n_refreshes, n, self.graph.nnz, "-" if confident is None else int(confident.sum()),
+                     self.n_refreshes, n, self.graph.nnz,
+                     "-" if self.threshold is None else int(self._pseudo_host.sum()),
                      self.refresh_seconds[-1])
         return self
 
