@@ -8,7 +8,7 @@ tested on any machine:
   bfloat16 arithmetic natively (CUDA GPUs with bf16 support; CPUs with
   AVX512-BF16 or AMX) and float32 elsewhere. On a CPU without those
   instructions bfloat16 is emulated: on this project's AVX2 machine a MiniLM
-  training step took about 17 times as long in bf16 as in fp32;
+  epoch took 16 times as long in bf16 as in fp32 (``benchmarks/fit_throughput.py``);
 - :func:`autocast`: the mixed-precision context around the encoder and the
   head (the kernel and the harmonic solve of G-Loss always run in float64);
 - :func:`grad_scaler`: a gradient scaler for float16 (whose small exponent

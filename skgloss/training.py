@@ -96,9 +96,8 @@ def make_objective(config: TrainingConfig):
 def _optimizer(params, config: TrainingConfig, total_steps: int, device: torch.device):
     """AdamW (fused where torch has it for the device) with linear warm-up and decay.
 
-    The fused kernel updates every parameter in one pass and keeps its step
-    counts on the device; on this project's 2-core CPU it took a MiniLM
-    optimiser step from about 0.26 s to 0.04 s.
+    The fused kernel updates every parameter in one pass instead of looping
+    over them, and keeps its step counts on the device (no host reads).
     """
     decay = [p for p in params if p.ndim >= 2]
     no_decay = [p for p in params if p.ndim < 2]  # biases and LayerNorm weights
