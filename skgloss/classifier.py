@@ -133,7 +133,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         target (soft cross-entropy, weighted like CE); other ``-1`` rows get no
         target of their own. Re-decided at every refresh. None disables
         pseudo-labels.
-    batching : {"random", "graph", "length"}, default="random"
+    batching : {"random", "graph", "length", "class"}, default="random"
         How rows are grouped into training batches. ``"graph"`` builds each
         batch from small groups of corpus neighbours, so batch graphs have
         real edges even with many classes. On 2,000 R52 texts (52 classes) it
@@ -141,7 +141,11 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         seeds, benchmarks/batching.py): no clear gain, so the default stays
         random, which needs no corpus graph. ``"length"`` draws random
         batches of texts of similar length (less padding, faster epochs;
-        :func:`skgloss.inputs.length_grouped_batches`).
+        :func:`skgloss.inputs.length_grouped_batches`). ``"class"`` draws
+        batches of P classes × K ≥ 2 labeled rows each (and an even share
+        of ``-1`` rows), so every class in a batch can keep a row and mask
+        one (:func:`skgloss.inputs.class_aware_batches`); its effect on
+        accuracy is not measured yet.
     inference : {"head", "graph", "blend"}, default="head"
         How ``predict_proba`` decides: the linear head; the label
         distributions of the k nearest training documents, averaged by edge

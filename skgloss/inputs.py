@@ -25,7 +25,8 @@ import torch
 
 from .devices import transfer_options
 
-__all__ = ["TokenizedTexts", "device_batches", "length_sorted", "length_grouped_batches", "to_device"]
+__all__ = ["TokenizedTexts", "device_batches", "length_sorted", "length_grouped_batches", "class_aware_batches",
+           "to_device"]
 
 
 class TokenizedTexts:
@@ -129,6 +130,67 @@ def length_grouped_batches(rows, lengths, batch_size: int, rng, *, group=50):
         chunk = chunk[np.argsort(-lengths[chunk], kind="stable")]
         batches.extend(chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size))
     return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def class_aware_batches(rows, y, batch_size: int, rng, *, per_class: int = 4):
+    """Random batches in which every class present has at least two labeled rows.
+
+    Each class's labeled rows are shuffled and cut into groups of
+    ``per_class`` (K; a last group of one joins the group before it, so a
+    class with two or more rows never leaves a lone row); the groups of all
+    classes are shuffled and packed whole into batches of at most
+    ``batch_size`` rows, so a batch holds about ``batch_size / K`` classes
+    (P) with K or more rows each. Rows labeled ``-1`` are shuffled and
+    spread evenly over the batches. Every row is in exactly one batch.
+
+    With many classes and random batches most classes have a single row in
+    a batch, which G-Loss can neither keep nor mask; here each has a kept
+    and a masked row.
+
+    Parameters
+    ----------
+    rows : int array
+    y : int array
+        Class id of every row index, ``-1`` for unlabeled rows.
+    batch_size : int
+    rng : numpy.random.Generator
+    per_class : int >= 2, default=4
+        K.
+
+    Returns
+    -------
+    list of int arrays
+    """
+    if per_class < 2:
+        raise ValueError(f"per_class must be >= 2, got {per_class}")
+    rows = np.asarray(rows)
+    labels = np.asarray(y)[rows]
+    groups = []
+    for c in np.unique(labels[labels >= 0]):
+        members = rng.permutation(rows[labels == c])
+        cut = [members[i:i + per_class] for i in range(0, len(members), per_class)]
+        if len(cut) > 1 and len(cut[-1]) == 1:
+            lone = cut.pop()
+            cut[-1] = np.concatenate([cut[-1], lone])
+        groups.extend(cut)
+    unlabeled = rng.permutation(rows[labels < 0])
+    n_batches = max(1, -(-len(rows) // batch_size))
+    parts = [[] for _ in range(n_batches)]
+    load = np.zeros(n_batches, dtype=np.int64)
+    for i in rng.permutation(len(groups)):  # each group to the emptiest batch
+        j = int(np.argmin(load))
+        parts[j].append(groups[i])
+        load[j] += len(groups[i])
+    # fill every batch up to the same size with unlabeled rows, then spread what is left
+    deficit = np.maximum(0, -(-len(rows) // n_batches) - load)
+    cuts = np.cumsum(np.minimum(deficit, len(unlabeled)))
+    cuts = np.minimum(cuts, len(unlabeled))
+    fill = np.split(unlabeled, cuts[:-1]) if n_batches > 1 else [unlabeled]
+    leftover = unlabeled[cuts[-1]:]
+    for j, extra in enumerate(np.array_split(leftover, n_batches)):
+        parts[j].extend([fill[j], extra])
+    batches = [np.concatenate(part) if part else np.zeros(0, dtype=rows.dtype) for part in parts]
+    return [rng.permutation(b) for b in batches if len(b)]
 
 
 def to_device(batch: dict, device: torch.device, options=None) -> dict:

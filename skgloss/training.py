@@ -37,13 +37,13 @@ from .corpus import NoCorpusGraph
 from .devices import autocast, grad_scaler
 from .encoder import accepts_4d_mask, embed_tokens, encode
 from .inference import GraphInference, class_probabilities
-from .inputs import device_batches, length_grouped_batches, to_device
+from .inputs import class_aware_batches, device_batches, length_grouped_batches, to_device
 from .losses import BatchContext, CrossEntropyLoss, GLoss, NeighbourKLLoss, SupConLoss
 
 __all__ = ["TrainingConfig", "TrainingResult", "make_objective", "epoch_batches", "training_step", "train"]
 
 LOSSES = ("gloss", "ce", "supcon", "kl")
-BATCHING = ("random", "graph", "length")
+BATCHING = ("random", "graph", "length", "class")
 #: With a progress bar, the loss shown is read from the device every this many steps.
 _BAR_EVERY = 10
 
@@ -149,13 +149,19 @@ class _TermSums:
         return {k: s / c for k, s, c in zip(names, sums, counts) if c > 0}
 
 
-def epoch_batches(train_rows, config: TrainingConfig, rng, hook, lengths):
-    """The index arrays of one epoch: random, built from corpus neighbours (``batching="graph"``),
-    or random within similar lengths (``batching="length"``, :func:`skgloss.inputs.length_grouped_batches`)."""
+def epoch_batches(train_rows, config: TrainingConfig, rng, hook, lengths, y):
+    """The index arrays of one epoch.
+
+    Random; built from corpus neighbours (``batching="graph"``); random
+    within similar lengths (``"length"``, :func:`skgloss.inputs.length_grouped_batches`);
+    or P classes × K rows (``"class"``, :func:`skgloss.inputs.class_aware_batches`).
+    """
     if config.batching == "graph":
         return hook.graph_batches(train_rows, config.batch_size, rng)
     if config.batching == "length":
         return length_grouped_batches(train_rows, lengths, config.batch_size, rng)
+    if config.batching == "class":
+        return class_aware_batches(train_rows, y, config.batch_size, rng)
     order = rng.permutation(train_rows)
     return [order[i:i + config.batch_size] for i in range(0, len(order), config.batch_size)]
 
@@ -293,7 +299,7 @@ def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_row
         encoder.train()
         head.train()
         counters_before = objective.counters()
-        batches = epoch_batches(train_rows, config, rng, hook, tokens.lengths)
+        batches = epoch_batches(train_rows, config, rng, hook, tokens.lengths, y)
         if not objective.needs_neighbours:  # a batch with no label and no target teaches nothing
             batches = [b for b in batches if (y[b] >= 0).any() or hook.has_targets(b).any()]
         sums = _TermSums()

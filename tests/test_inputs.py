@@ -101,3 +101,44 @@ def test_length_batching_fits(tiny_bert):
                               learning_rate=2e-3, random_state=0, validation_fraction=0).fit(X, y)
     assert sum(h["steps"] for h in clf.history_) == 2 * 4
     assert clf.predict_proba(X).shape == (24, 2)
+
+
+@pytest.mark.parametrize("unlabeled_share", [0.0, 0.5, 0.9])
+def test_class_aware_batches_give_every_class_in_a_batch_two_rows(unlabeled_share):
+    from skgloss.inputs import class_aware_batches
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 20, size=800)
+    y[rng.random(800) < unlabeled_share] = -1
+    y[:3] = [17, 18, 19]
+    y[3:5] = 19  # class 19 has three rows, 18 and 17 may have few
+    rows = np.arange(800)
+    batches = class_aware_batches(rows, y, 32, np.random.default_rng(1), per_class=4)
+    assert sorted(np.concatenate(batches).tolist()) == rows.tolist()  # every row once
+    sizes = [len(b) for b in batches]
+    assert max(sizes) <= 32 + 4 and len(batches) == -(-800 // 32)
+    counts = np.bincount(y[y >= 0], minlength=20)
+    for b in batches:
+        labels, per_batch = np.unique(y[b][y[b] >= 0], return_counts=True)
+        lone = labels[per_batch < 2]
+        assert all(counts[c] < 2 for c in lone), lone  # only a class with a single row overall is alone
+    if unlabeled_share:
+        share = [np.mean(y[b] < 0) for b in batches]
+        assert max(share) - min(share) < 0.35  # -1 rows spread over the batches
+
+
+def test_class_batching_removes_degenerate_gloss_batches(tiny_bert):
+    """20 classes, 2 rows each, batch 8: random batches rarely hold a class twice; class batches always do."""
+    from conftest import FRUIT, VEHICLE
+
+    from skgloss import GLossTextClassifier
+
+    words = FRUIT + VEHICLE
+    X = [f"{words[c]} {words[c]} {words[(c + 1) % 20]}" for c in range(20) for _ in range(2)]
+    y = np.repeat(np.arange(20), 2)
+    fits = {b: GLossTextClassifier(tiny_bert, batching=b, max_length=8, batch_size=8, max_epochs=1, random_state=0,
+                                   validation_fraction=0, learning_rate=1e-3).fit(X, y)
+            for b in ("random", "class")}
+    rec = {b: f.history_[0] for b, f in fits.items()}
+    assert rec["class"]["degenerate_batches"] == 0 and rec["class"]["masked_rows_used"] == 20
+    assert rec["random"]["masked_rows_used"] < rec["class"]["masked_rows_used"]
