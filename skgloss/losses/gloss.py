@@ -94,7 +94,7 @@ def stratified_mask(labels: torch.Tensor, gamma: float, generator: torch.Generat
     before = (keys[None, :] < keys[:, None]) | tie  # before[i, j]: row j comes before row i
     rank = (same & before).sum(dim=1)  # place of the row in its class's random order
     n_c = same.sum(dim=1)
-    half_up = torch.floor(n_c.to(torch.float32 if labels.device.type == "mps" else torch.float64) * gamma + 0.5)
+    half_up = torch.floor(n_c.to(solve_dtype(labels.device)) * gamma + 0.5)
     n_keep = torch.minimum(half_up.to(n_c.dtype).clamp_min(1), n_c)
     return labeled & (rank >= n_keep)
 
@@ -123,8 +123,8 @@ def g_loss_with_info(embeddings, labels, *, gamma=0.7, sigma, n_neighbors=None, 
     masked = stratified_mask(labels, gamma, generator)
     kept = (labels >= 0) & ~masked
     # Column of each class: the first row of the batch with that label.
-    same = labels[:, None] == labels[None, :]
-    column = same.to(torch.uint8).argmax(dim=1)
+    position = torch.arange(n, device=labels.device)
+    column = torch.where(labels[:, None] == labels[None, :], position[None, :], n).amin(dim=1)
     Y = torch.zeros(n, n, dtype=dtype, device=labels.device).scatter_(1, column[:, None], 1.0) * kept[:, None]
 
     W = batch_affinity(embeddings.to(dtype), sigma, n_neighbors)
