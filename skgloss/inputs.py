@@ -14,8 +14,9 @@ on the step before (the training step itself never waits for the device;
 see :mod:`skgloss.training`). Cutting a batch is a numpy slice, far cheaper
 than a step, so no worker processes are needed.
 
-The order of rows is the caller's: :func:`length_sorted` gives the
-longest-first order that inference uses to keep padding small.
+The order of rows is the caller's: :func:`length_sorted` gives a
+longest-first order, which keeps padding small (inference embeds in that
+order, :func:`skgloss.encoder.embed_tokens`).
 """
 
 from __future__ import annotations

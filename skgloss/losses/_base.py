@@ -106,7 +106,8 @@ class BatchContext:
 class Objective(nn.Module):
     """What the training loop asks of a loss: the terms of one batch.
 
-    Subclasses implement :meth:`terms_of` and set :attr:`ce_weight`, the
+    Subclasses implement ``terms(embeddings, labels, logits)`` (or override
+    :meth:`terms_of` when they read more of the batch context) and set :attr:`ce_weight`, the
     weight their loss gives cross-entropy (``1 - λ`` for a mix, 1 otherwise);
     pseudo-labeled rows train with that same weight. ``needs_neighbours``
     says whether the batch context must carry corpus neighbours.
@@ -127,7 +128,8 @@ class Objective(nn.Module):
         return cache[key]
 
     def terms_of(self, ctx: BatchContext) -> dict:
-        raise NotImplementedError
+        """The objective's own terms (without ``"pseudo"``); by default ``self.terms(h, labels, logits)``."""
+        return self.terms(ctx.embeddings, ctx.labels, ctx.logits)
 
     def batch_terms(self, ctx: BatchContext) -> dict:
         """Every term of one batch as a dict of scalar tensors; ``"loss"`` is the one to minimise.
@@ -177,9 +179,6 @@ class MixedLoss(Objective):
     def ce_weight(self):
         return 1.0 - self.lam
 
-
-    def terms_of(self, ctx: BatchContext) -> dict:
-        return self.terms(ctx.embeddings, ctx.labels, ctx.logits)
 
     def graph_term(self, embeddings: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError

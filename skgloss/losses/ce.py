@@ -35,8 +35,5 @@ class CrossEntropyLoss(Objective):
         ce = labeled_cross_entropy(logits, labels, self.class_weight_on(logits.device))
         return {"ce": ce, "loss": ce}
 
-    def terms_of(self, ctx):
-        return self.terms(ctx.embeddings, ctx.labels, ctx.logits)
-
     def forward(self, embeddings, labels, logits):
         return self.terms(embeddings, labels, logits)["loss"]
