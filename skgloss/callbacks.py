@@ -97,11 +97,18 @@ class EarlyStopping:
         self.patience = patience
         self._snapshot, self._restore = snapshot, restore
         self.best_score, self.best_epoch, self.since_best, self.state = -np.inf, None, 0, None
+        self._best_tie = -np.inf
 
-    def update(self, epoch: int, score: float) -> bool:
-        """Record the epoch's score (snapshotting a new best); True when patience has run out."""
-        if score > self.best_score:
+    def update(self, epoch: int, score: float, tie_break: float = 0.0) -> bool:
+        """Record the epoch's score (snapshotting a new best); True when patience has run out.
+
+        ``tie_break`` (higher is better, e.g. minus the validation log-loss)
+        decides between epochs with the same score; a full tie keeps the
+        earlier epoch.
+        """
+        if (score, tie_break) > (self.best_score, self._best_tie):
             self.best_score, self.best_epoch, self.since_best = score, epoch, 0
+            self._best_tie = tie_break
             self.state = self._snapshot()
             return False
         self.since_best += 1

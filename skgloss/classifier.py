@@ -40,6 +40,9 @@ _HEAD_FILE = "head.safetensors"
 _CORPUS_FILE = "corpus.safetensors"
 _ENCODER_DIR = "encoder"
 _SIGMA_SAMPLE = 2000
+#: validation_fraction="auto": this share of the labeled rows, when it makes at least the number below.
+_AUTO_VALIDATION_FRACTION = 0.1
+_MIN_AUTO_VALIDATION_ROWS = 30
 #: k of the corpus graph when ``n_neighbors=None`` (which keeps batch graphs dense).
 DEFAULT_CORPUS_NEIGHBORS = 10
 
@@ -99,6 +102,16 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     learning_rate : float > 0, default=5e-5
         Peak AdamW learning rate, for encoder and head alike. Higher than the
         paper's 1e-5, which it paired with many more epochs.
+    refit_head : bool, default=True
+        Also fit the head in closed form, by L2-regularised logistic
+        regression on the labeled training rows' embeddings (eval mode):
+        before the first step, before every validation score and after the
+        last epoch (:mod:`skgloss.head`). Each refit costs one inference pass
+        over the labeled training rows. False leaves the head to its
+        gradient steps alone, as in the paper.
+    head_C : float > 0, default=1.0
+        Inverse regularisation strength of that logistic regression
+        (scikit-learn's ``C``).
     weight_decay : float >= 0, default=0.01
         AdamW weight decay (not applied to biases and LayerNorm weights).
     warmup_ratio : float in [0, 1), default=0.1
@@ -109,10 +122,19 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     class_weight : None, "balanced" or dict, default=None
         Per-class weights for CE and ``L_G``. ``"balanced"``:
         ``n_labeled / (n_classes · count(c))`` over the labeled training rows.
-    validation_fraction : float in [0, 1), default=0.1
+    validation_fraction : "auto" or float in [0, 1), default="auto"
         Share of the labeled rows held out (stratified) to score each epoch,
-        stop early and pick the best epoch, whose weights are restored. 0
-        disables validation: all ``max_epochs`` run and the last weights stay.
+        stop early and pick the best epoch, whose weights are restored. The
+        starting point (the pre-trained encoder with a fitted head, and for
+        graph inference the first corpus graph) is scored too, as epoch 0,
+        and is kept if no epoch beats it; ties in accuracy go to the lower
+        validation log-loss. 0 disables validation: all ``max_epochs`` run
+        and the last weights stay. ``"auto"`` holds out 0.1 of the labeled
+        rows when that makes at least 30 rows, and otherwise none: a handful
+        of validation texts judges epochs by chance (with 16 labeled texts,
+        0.1 would hold out two, and early stopping then stopped MR fits at
+        the starting point, :doc:`benchmarks`), so few-shot fits train on
+        every labeled row for ``max_epochs``.
     n_iter_no_change : int >= 1 or None, default=2
         Stop after this many epochs without a better validation accuracy.
         None runs all ``max_epochs`` (the best epoch is still restored).
@@ -206,7 +228,10 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     n_iter_ : int
         Epochs run.
     best_epoch_ : int or None
-        Epoch whose weights were kept (None without validation).
+        Epoch whose weights were kept (None without validation; 0 when the
+        starting point scored best and the pre-trained weights were kept).
+    start_score_ : float or None
+        Validation accuracy of the starting point (None without validation).
     device_ : torch.device
         Where the model lives.
     precision_ : {"fp32", "bf16", "fp16"}
@@ -248,11 +273,13 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         batch_size=32,
         max_epochs=4,
         learning_rate=5e-5,
+        refit_head=True,
+        head_C=1.0,
         weight_decay=0.01,
         warmup_ratio=0.1,
         max_grad_norm=1.0,
         class_weight=None,
-        validation_fraction=0.1,
+        validation_fraction="auto",
         n_iter_no_change=2,
         graph_refresh="auto",
         alpha=0.2,
@@ -279,6 +306,8 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         self.batch_size = batch_size
         self.max_epochs = max_epochs
         self.learning_rate = learning_rate
+        self.refit_head = refit_head
+        self.head_C = head_C
         self.weight_decay = weight_decay
         self.warmup_ratio = warmup_ratio
         self.max_grad_norm = max_grad_norm
@@ -315,11 +344,15 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         check_number(self.batch_size, "batch_size", low=2 if self.loss == "gloss" else 1, integer=True)
         check_number(self.max_epochs, "max_epochs", low=1, integer=True)
         check_number(self.learning_rate, "learning_rate", low=0, include_low=False)
+        if not isinstance(self.refit_head, (bool, np.bool_)):
+            raise ValueError(f"refit_head must be True or False, got {self.refit_head!r}")
+        check_number(self.head_C, "head_C", low=0, include_low=False)
         check_number(self.weight_decay, "weight_decay", low=0)
         check_number(self.warmup_ratio, "warmup_ratio", low=0, high=1, include_high=False)
         if self.max_grad_norm is not None:
             check_number(self.max_grad_norm, "max_grad_norm", low=0, include_low=False)
-        check_number(self.validation_fraction, "validation_fraction", low=0, high=1, include_high=False)
+        if not (isinstance(self.validation_fraction, str) and self.validation_fraction == "auto"):
+            check_number(self.validation_fraction, "validation_fraction", low=0, high=1, include_high=False)
         if self.n_iter_no_change is not None:
             check_number(self.n_iter_no_change, "n_iter_no_change", low=1, integer=True)
         check_number(self.verbose, "verbose", low=0, integer=True)
@@ -378,7 +411,15 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         """
         rows = np.arange(y_idx.shape[0])
         labeled = rows[y_idx >= 0]
-        n_val = int(np.ceil(self.validation_fraction * labeled.shape[0]))
+        fraction = self.validation_fraction
+        if isinstance(fraction, str):  # "auto"
+            fraction = _AUTO_VALIDATION_FRACTION
+            if np.ceil(fraction * labeled.shape[0]) < _MIN_AUTO_VALIDATION_ROWS:
+                logger.info("validation_fraction='auto': %d labeled rows are too few to hold out %d or more; "
+                            "training on all of them without validation", labeled.shape[0],
+                            _MIN_AUTO_VALIDATION_ROWS)
+                return rows, rows[:0]
+        n_val = int(np.ceil(fraction * labeled.shape[0]))
         if n_val == 0:
             return rows, rows[:0]
         counts = np.bincount(y_idx[labeled])
@@ -390,11 +431,11 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             val = []
             for c in np.unique(y_idx[labeled]):
                 members = rng.permutation(labeled[y_idx[labeled] == c])
-                val.extend(members[:min(len(members) - 1, int(round(self.validation_fraction * len(members))))])
+                val.extend(members[:min(len(members) - 1, int(round(fraction * len(members))))])
             val = np.asarray(val, dtype=np.int64)
             if val.shape[0] == 0:
                 warnings.warn(
-                    f"no class has enough labeled rows for validation_fraction={self.validation_fraction} "
+                    f"no class has enough labeled rows for validation_fraction={fraction} "
                     f"({labeled.shape[0]} labeled rows over {counts.shape[0]} classes); training without "
                     "validation", UserWarning, stacklevel=4,
                 )
@@ -469,6 +510,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                 loss=self.loss, lam=self.lam, gamma=self.gamma, sigma=self.sigma_,
                 n_neighbors=self.n_neighbors, corpus_neighbors=self._corpus_neighbors(), pooling=self.pooling,
                 batch_size=self.batch_size, max_epochs=self.max_epochs, learning_rate=self.learning_rate,
+                refit_head=bool(self.refit_head), head_C=float(self.head_C),
                 weight_decay=self.weight_decay, warmup_ratio=self.warmup_ratio,
                 max_grad_norm=self.max_grad_norm, n_iter_no_change=self.n_iter_no_change,
                 class_weight=class_weight, seed=seed, verbose=self.verbose,
@@ -484,6 +526,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         self.history_ = result.history
         self.n_iter_ = len(result.history)
         self.best_epoch_ = result.best_epoch
+        self.start_score_ = result.start_score
         self.n_features_out_ = int(encoder.config.hidden_size)
         for name in ("graph_", "label_distributions_", "transduction_", "corpus_embeddings_", "_neighbor_index"):
             self.__dict__.pop(name, None)
@@ -666,6 +709,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             "history_": self.history_,
             "n_iter_": self.n_iter_,
             "best_epoch_": self.best_epoch_,
+            "start_score_": self.start_score_,
         }
         (folder / _CONFIG_FILE).write_text(json.dumps(meta, indent=2))
         return folder
@@ -711,6 +755,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         est.history_ = meta["history_"]
         est.n_iter_ = meta["n_iter_"]
         est.best_epoch_ = meta["best_epoch_"]
+        est.start_score_ = meta.get("start_score_")
         est.n_features_out_ = int(encoder.config.hidden_size)
         if (folder / _CORPUS_FILE).is_file():
             from safetensors.numpy import load_file as load_numpy

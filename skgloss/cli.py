@@ -191,7 +191,9 @@ def _fit(args) -> int:
     except (ValueError, TypeError) as exc:
         raise UserError(str(exc)) from None
     fit_s = time.perf_counter() - start
-    best = clf.history_[clf.best_epoch_ - 1]["val_score"] if clf.best_epoch_ else None
+    best = None
+    if clf.best_epoch_ is not None:
+        best = clf.history_[clf.best_epoch_ - 1]["val_score"] if clf.best_epoch_ else clf.start_score_
     print(f"fitted {clf.n_iter_} epochs in {fit_s:.0f} s; classes {list(clf.classes_)}"
           + (f"; best epoch {clf.best_epoch_}, validation accuracy {best:.4f}" if best is not None else ""))
     clf.save_pretrained(args.output)

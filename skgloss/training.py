@@ -8,6 +8,12 @@ graph refresh, then ask early stopping and the user's callbacks
 linear decay, gradient clipping, and the best epoch's weights restored at
 the end.
 
+The head is also fitted in closed form (:mod:`skgloss.head`): before the
+first step, before each validation score, and after the last epoch. The
+starting point (the pre-trained encoder with that head, and the first corpus
+graph) is scored as "epoch 0" and competes in model selection, so a fit with
+validation rows never ends worse on them than where it began.
+
 One encoder forward pass per training step: the pooled embeddings ``h`` of
 the batch feed both the linear head (for CE) and the graph or contrastive
 term (METHOD.md §2 step 7).
@@ -36,6 +42,7 @@ from .callbacks import EarlyStopping, call_callbacks
 from .corpus import NoCorpusGraph
 from .devices import autocast, grad_scaler
 from .encoder import accepts_4d_mask, embed_tokens, encode
+from .head import fit_linear_head
 from .inference import GraphInference, class_probabilities
 from .inputs import class_aware_batches, device_batches, length_grouped_batches, to_device
 from .losses import BatchContext, CrossEntropyLoss, GLoss, NeighbourKLLoss, SupConLoss
@@ -71,6 +78,8 @@ class TrainingConfig:
     batching: str = "random"
     inference: str = "head"
     blend_weight: float = 0.5
+    refit_head: bool = True
+    head_C: float = 1.0
     graph_backend: str = "auto"
     precision: str = "fp32"
     compile: bool | dict = False
@@ -125,6 +134,8 @@ class TrainingResult:
     history: list = field(default_factory=list)
     best_epoch: int | None = None
     n_steps: int = 0
+    start_score: float | None = None
+    start_log_loss: float | None = None
 
 
 class _TermSums:
@@ -214,15 +225,30 @@ def _validation_pass(encoder, head, tokens, val_rows, config, device, hook):
     return emb, logits
 
 
-def _val_accuracy(emb, logits, val_rows, val_y, config, hook):
-    """Accuracy on the held-out rows of the predictor that ``predict_proba`` will be."""
+def _val_scores(emb, logits, val_rows, val_y, config, hook):
+    """Accuracy and log-loss on the held-out rows of the predictor that ``predict_proba`` will be."""
     graph = None
     if config.inference != "head":
         graph = GraphInference.build(hook.bank, hook.F, config.corpus_neighbors, config.sigma,
                                      backend=config.graph_backend)
     proba = class_probabilities(logits, emb, inference=config.inference, blend_weight=config.blend_weight,
                                 graph=graph, exclude=val_rows)
-    return float(np.mean(proba.argmax(axis=1) == val_y))
+    true = proba[np.arange(len(val_y)), val_y]
+    return float(np.mean(proba.argmax(axis=1) == val_y)), float(-np.mean(np.log(np.maximum(true, 1e-12))))
+
+
+def _refit_head(encoder, head, tokens, rows, y, config, device, hook):
+    """Fit ``head`` by logistic regression on the eval-mode embeddings of the labeled ``rows``.
+
+    The same pass refreshes those rows in the corpus graph's memory bank.
+    See :mod:`skgloss.head`.
+    """
+    if not config.refit_head or len(rows) == 0:
+        return
+    emb = embed_tokens(encoder, tokens, rows, pooling=config.pooling, batch_size=max(config.batch_size, 64),
+                       device=device, precision=config.precision)
+    hook.update(rows, emb)
+    fit_linear_head(head, emb, y[rows], C=config.head_C, class_weight=config.class_weight)
 
 
 def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_rows=None, val_rows=None,
@@ -291,9 +317,16 @@ def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_row
                                              hook.restore(s[1])))
     labels = {"labels": y.astype(np.int64)}
     result = TrainingResult()
+    labeled_rows = train_rows[y[train_rows] >= 0]
     call_callbacks(callbacks, "on_fit_begin", {
         "n_train": int(len(train_rows)), "n_validation": int(len(val_rows)), "max_epochs": config.max_epochs,
         "steps_per_epoch": steps_per_epoch, "device": str(device), "precision": config.precision})
+    _refit_head(encoder, head, tokens, labeled_rows, y, config, device, hook)  # linear probing first
+    if has_val:  # epoch 0: the starting point competes in model selection
+        val = _validation_pass(encoder, head, tokens, val_rows, config, device, hook)
+        result.start_score, result.start_log_loss = _val_scores(*val, val_rows, val_y, config, hook)
+        early.update(0, result.start_score, -result.start_log_loss)
+        logger.info("epoch 0 (the starting point): val_score=%.4f", result.start_score)
     for epoch in range(1, config.max_epochs + 1):
         start = time.perf_counter()
         encoder.train()
@@ -316,22 +349,30 @@ def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_row
                 bar.set_postfix(loss=f"{float(terms['loss']):.4f}")
         record = {"epoch": epoch, **sums.means(), "steps": n_steps}
         record.update({k: v - counters_before[k] for k, v in objective.counters().items()})
-        val = _validation_pass(encoder, head, tokens, val_rows, config, device, hook) if has_val else None
+        val = None
+        if has_val:
+            _refit_head(encoder, head, tokens, labeled_rows, y, config, device, hook)
+            val = _validation_pass(encoder, head, tokens, val_rows, config, device, hook)
         hook.on_epoch_end(epoch, record, config.graph_refresh)
-        record["val_score"] = _val_accuracy(*val, val_rows, val_y, config, hook) if has_val else None
+        record["val_score"], log_loss = _val_scores(*val, val_rows, val_y, config, hook) if has_val else (None, None)
+        if has_val:
+            record["val_log_loss"] = log_loss
         record["seconds"] = time.perf_counter() - start
         result.history.append(record)
         result.n_steps += n_steps
         summary = " ".join(f"{k}={v:.4f}" for k, v in record.items()
                            if isinstance(v, float) and k not in ("seconds", "graph_seconds"))
         logger.info("epoch %d: %s (%.1f s)", epoch, summary, record["seconds"])
-        stop = early.update(epoch, record["val_score"]) if has_val else False
+        stop = early.update(epoch, record["val_score"], -log_loss) if has_val else False
         if call_callbacks(callbacks, "on_epoch_end", epoch, record):
             logger.info("a callback stopped the fit after epoch %d", epoch)
             stop = True
         if stop:
             break
-    early.restore_best()
+    if has_val:
+        early.restore_best()
+    else:
+        _refit_head(encoder, head, tokens, labeled_rows, y, config, device, hook)
     result.best_epoch = early.best_epoch
     call_callbacks(callbacks, "on_fit_end", result.history)
     return result

@@ -197,20 +197,22 @@ def test_early_stopping_restores_best_epoch(tiny_bert):
     y_seen = np.r_[y_i, -np.ones(len(Xv), dtype=int)]
     result = train(enc, head, corpus, y_seen, config, torch.device("cpu"), train_rows=np.arange(len(X)),
                    val_rows=val_rows, val_y=yv_i)
-    scores = [h["val_score"] for h in result.history]
-    assert result.best_epoch == int(np.argmax(scores)) + 1
+    # epoch 0 (the starting point) competes; ties in accuracy go to the lower log-loss, then the earlier epoch
+    keys = [(result.start_score, -result.start_log_loss)]
+    keys += [(h["val_score"], -h["val_log_loss"]) for h in result.history]
+    assert result.best_epoch == max(range(len(keys)), key=lambda e: (keys[e], -e))
     _, logits = embed_texts(enc, tok, Xv, pooling=config.pooling, max_length=16,
                             batch_size=config.batch_size, device=torch.device("cpu"), head=head)
-    assert float(np.mean(logits.argmax(axis=1) == yv_i)) == max(scores)
+    assert float(np.mean(logits.argmax(axis=1) == yv_i)) == max(keys)[0]
 
 
 def test_n_iter_no_change_stops_early(tiny_bert):
     X, y = make_texts(15)
     clf = make_clf(tiny_bert, max_epochs=30, n_iter_no_change=1, learning_rate=1e-2).fit(X, y)
     assert clf.n_iter_ < 30
-    scores = [h["val_score"] for h in clf.history_]
+    scores = [clf.start_score_] + [h["val_score"] for h in clf.history_]
     assert scores[-1] <= max(scores[:-1])
-    assert clf.best_epoch_ == int(np.argmax(scores)) + 1
+    assert scores[clf.best_epoch_] == max(scores)
 
 
 def test_clone_and_params(tiny_bert):
@@ -330,3 +332,13 @@ def test_validation_split_with_rare_classes():
     with pytest.warns(UserWarning, match="without validation"):
         _, none = GLossTextClassifier(validation_fraction=0.1)._validation_split(np.array([0, 1, 2, 3]), 0)
     assert none.size == 0
+
+
+@pytest.mark.parametrize("n_labeled, expected", [(16, 0), (290, 0), (300, 30), (1000, 100)])
+def test_auto_validation_holds_out_only_a_useful_number_of_rows(n_labeled, expected):
+    """'auto': 10 % of the labeled rows when that makes at least 30, else none; -1 rows never count."""
+    y_idx = np.r_[np.arange(n_labeled) % 2, -np.ones(500, dtype=int)]
+    train_rows, val_rows = GLossTextClassifier()._validation_split(y_idx, seed=0)
+    assert len(val_rows) == expected
+    assert len(train_rows) + len(val_rows) == len(y_idx)
+    assert (y_idx[val_rows] >= 0).all()

@@ -1,0 +1,172 @@
+"""Few shots: skgloss against SetFit and logistic regression on the frozen encoder.
+
+For MR and R8: ``shots`` labeled training texts per class (8 or 32, drawn
+per seed), optionally ``--unlabeled`` more training texts marked ``-1``
+(drawn per seed from the rest of the training set), 1,000 stratified test
+texts (seed 0). Every method uses all-MiniLM-L6-v2 (offline package) and
+texts truncated to 64 tokens:
+
+- ``lr-frozen``: scikit-learn ``LogisticRegression`` (defaults) on the
+  frozen encoder's mean-pooled embeddings of the labeled texts;
+- ``setfit``: SetFit 1.x with its default recipe (contrastive pairs,
+  ``CosineSimilarityLoss``, one epoch, then logistic regression), capped at
+  ``--setfit-max-steps`` optimisation steps so that the 32-shot R8 cells fit
+  this machine (the cap is recorded in each file);
+- ``skgloss``: ``GLossTextClassifier`` with :data:`SKGLOSS_SETTING`, fixed
+  before any test score was read; with ``-1`` rows when ``--unlabeled`` > 0.
+
+One JSON file per (dataset, shots, unlabeled, method, seed) under
+``benchmarks/results/runs/few_shot/``; finished files are not run again.
+``--render`` writes ``benchmarks/results/few_shot.md``.
+
+Usage::
+
+    python benchmarks/few_shot.py --datasets mr r8 --shots 8 32 --unlabeled 0 1000 --seeds 0 1 2
+    python benchmarks/few_shot.py --render
+
+SetFit is a benchmark-only dependency: ``pip install setfit``.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _common import RESULTS, data_home, machine  # noqa: E402
+
+from skgloss.bench import subset  # noqa: E402
+
+RUNS = RESULTS / "runs" / "few_shot"
+MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+MAX_LENGTH = 64
+METHODS = ("lr-frozen", "setfit", "skgloss")
+#: The one skgloss setting of this study (estimator defaults otherwise).
+SKGLOSS_SETTING = {"max_length": MAX_LENGTH, "random_state": None}
+
+
+def cell_path(dataset, shots, unlabeled, method, seed):
+    return RUNS / f"{dataset}__{shots}shot__unl{unlabeled}__{method}__seed{seed}.json"
+
+
+def draw(dataset, shots, unlabeled, seed, data):
+    """Labeled texts (``shots`` per class), unlabeled texts, test texts."""
+    from skgloss.datasets import load_benchmark
+
+    X, y, Xt, yt = load_benchmark(dataset, data_home=data)
+    rng = np.random.default_rng(seed)
+    y = np.asarray(y, dtype=object)
+    labeled = np.concatenate([rng.choice(np.flatnonzero(y == c), min(shots, int(np.sum(y == c))), replace=False)
+                              for c in sorted(set(y.tolist()))])
+    rest = np.setdiff1d(np.arange(len(y)), labeled)
+    pool = rng.choice(rest, min(unlabeled, len(rest)), replace=False) if unlabeled else rest[:0]
+    te = subset(yt, 1000, seed=0)
+    return ([X[i] for i in labeled], y[labeled], [X[i] for i in pool], [Xt[i] for i in te],
+            np.asarray([yt[i] for i in te], dtype=object))
+
+
+def fit_predict(method, XL, yL, XU, Xt, seed):
+    if method == "lr-frozen":
+        import torch
+        from sklearn.linear_model import LogisticRegression
+
+        from skgloss.encoder import embed_texts, load_encoder
+
+        enc, tok = load_encoder(MODEL)
+        emb = lambda texts: embed_texts(enc, tok, texts, pooling="mean", max_length=MAX_LENGTH,  # noqa: E731
+                                        batch_size=64, device=torch.device("cpu"))
+        lr = LogisticRegression(max_iter=1000).fit(emb(XL), yL.astype(str))
+        return lr.predict(emb(Xt)), {}
+    if method == "setfit":
+        from datasets import Dataset
+        from setfit import SetFitModel, Trainer, TrainingArguments
+
+        from skgloss.encoder import resolve_model_path
+
+        model = SetFitModel.from_pretrained(resolve_model_path(MODEL))
+        model.model_body.max_seq_length = MAX_LENGTH
+        args = TrainingArguments(max_steps=ARGS.setfit_max_steps, seed=seed, report_to="none",
+                                 show_progress_bar=False, save_strategy="no", output_dir="/tmp/setfit_ckpt")
+        trainer = Trainer(model=model, args=args,
+                          train_dataset=Dataset.from_dict({"text": list(XL), "label": list(yL.astype(str))}))
+        trainer.train()
+        return np.asarray(model.predict(list(Xt))).astype(str), {"setfit_max_steps": ARGS.setfit_max_steps}
+    from skgloss import GLossTextClassifier
+
+    params = {**SKGLOSS_SETTING, "random_state": seed}
+    clf = GLossTextClassifier(MODEL, **params)
+    X = list(XL) + list(XU)
+    y = np.concatenate([yL.astype(str), np.full(len(XU), -1, dtype=object)]).astype(object)
+    clf.fit(X, y)
+    return clf.predict(Xt).astype(str), {"params": params, "best_epoch": clf.best_epoch_,
+                                         "start_score": clf.start_score_, "history": clf.history_}
+
+
+def render(out=RESULTS / "few_shot.md"):
+    recs = [json.loads(p.read_text()) for p in sorted(RUNS.glob("*.json"))]
+    lines = ["# Few shots", "", "Test accuracy (%), mean ± std over seeds (n), 1,000 test texts, all-MiniLM-L6-v2, "
+             "max_length 64; fit seconds (median) on the 2-core CPU. Rendered by "
+             "`python benchmarks/few_shot.py --render` from `benchmarks/results/runs/few_shot/`.", "",
+             "| dataset | labeled / class | unlabeled | method | accuracy | n | fit s |",
+             "|---|---|---|---|---|---|---|"]
+    keys = sorted({(r["dataset"], r["shots"], r["unlabeled"], r["method"]) for r in recs},
+                  key=lambda k: (k[0], k[1], k[2], METHODS.index(k[3])))
+    for key in keys:
+        rs = [r for r in recs if (r["dataset"], r["shots"], r["unlabeled"], r["method"]) == key]
+        acc = 100 * np.array([r["test_accuracy"] for r in rs])
+        lines.append(f"| {key[0]} | {key[1]} | {key[2]} | `{key[3]}` | {acc.mean():.2f} ± {acc.std():.2f} | "
+                     f"{len(rs)} | {np.median([r['fit_seconds'] for r in rs]):.0f} |")
+    out.write_text("\n".join(lines) + "\n")
+    return out
+
+
+def main(argv=None):
+    global ARGS
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--datasets", nargs="+", default=["mr", "r8"])
+    p.add_argument("--shots", type=int, nargs="+", default=[8, 32])
+    p.add_argument("--unlabeled", type=int, nargs="+", default=[0, 1000])
+    p.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--setfit-max-steps", type=int, default=300)
+    p.add_argument("--data-home", default=data_home())
+    p.add_argument("--render", action="store_true")
+    ARGS = p.parse_args(argv)
+    if ARGS.render:
+        print(render().read_text())
+        return 0
+    for seed in ARGS.seeds:
+        for dataset in ARGS.datasets:
+            for shots in ARGS.shots:
+                for unlabeled in ARGS.unlabeled:
+                    for method in ARGS.methods:
+                        if unlabeled and method != "skgloss":
+                            continue  # the baselines cannot use unlabeled texts
+                        path = cell_path(dataset, shots, unlabeled, method, seed)
+                        if path.is_file():
+                            continue
+                        XL, yL, XU, Xt, yt = draw(dataset, shots, unlabeled, seed, ARGS.data_home)
+                        t0 = time.perf_counter()
+                        pred, extra = fit_predict(method, XL, yL, XU, Xt, seed)
+                        fit_s = time.perf_counter() - t0
+                        acc = float(np.mean(np.asarray(pred).astype(str) == yt.astype(str)))
+                        rec = {"dataset": dataset, "shots": shots, "unlabeled": unlabeled, "method": method,
+                               "seed": seed, "n_labeled": len(XL), "test_accuracy": acc, "fit_seconds": fit_s,
+                               **extra, "machine": machine()}
+                        path.parent.mkdir(parents=True, exist_ok=True)
+                        tmp = path.with_suffix(".tmp")
+                        tmp.write_text(json.dumps(rec, indent=1, default=str))
+                        os.replace(tmp, path)
+                        print(f"{dataset} {shots}-shot unl {unlabeled} {method} seed {seed}: {acc:.4f} "
+                              f"({fit_s:.0f} s)", flush=True)
+    print(render().read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

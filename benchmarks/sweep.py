@@ -1,0 +1,188 @@
+"""Sweep estimator settings on validation data only; resumable, one JSON per cell.
+
+The test sets are never read. For each dataset the training subset is the
+``cpu`` accuracy profile's (:mod:`skgloss.bench`, seed 0); a *development*
+split of ``--n-dev`` texts is drawn (stratified, seeded) from the training
+texts outside that subset, and every setting is scored on it. The fit itself
+holds out 10 % of its training rows for early stopping, as in the harness.
+
+With ``--shots K`` the training rows are instead K labeled texts per class
+(drawn per seed), plus ``--unlabeled N`` texts marked ``-1``, and the
+development texts come from the rest (the few-shot study's protocol,
+``benchmarks/few_shot.py``).
+
+A cell is (dataset, setting, seed); its file under
+``benchmarks/results/runs/sweep/`` exists only once the cell is complete, so
+an interrupted sweep picks up where it stopped. ``--render`` writes
+``benchmarks/results/sweep.md``: development accuracy, mean ± std over seeds,
+and the paired difference of every setting against the first one.
+
+Usage::
+
+    python benchmarks/sweep.py --datasets 20ng r8 --seeds 0 1 2 \\
+        --grid loss=ce,gloss refit_head=true,false
+    python benchmarks/sweep.py --render
+"""
+
+import argparse
+import itertools
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _common import RESULTS, data_home, machine, stratified_sample  # noqa: E402
+
+from skgloss.bench import PROFILES, per_dataset, subset  # noqa: E402
+
+RUNS = RESULTS / "runs" / "sweep"
+
+
+def parse_grid(items):
+    """``["lam=0.5,0.8", "loss=ce"]`` -> list of setting dicts (the cartesian product)."""
+    axes = []
+    for item in items:
+        name, _, values = item.partition("=")
+        if not name or not values:
+            raise SystemExit(f"--grid takes name=v1,v2,...; got {item!r}")
+        parsed = []
+        for v in values.split(","):
+            try:
+                parsed.append(json.loads(v))
+            except json.JSONDecodeError:
+                parsed.append(v)
+        axes.append([(name, v) for v in parsed])
+    return [dict(combo) for combo in itertools.product(*axes)] if axes else [{}]
+
+
+def setting_name(setting):
+    return ",".join(f"{k}={json.dumps(v)}" for k, v in sorted(setting.items())) or "defaults"
+
+
+def cell_path(dataset, setting, seed, args):
+    safe = setting_name(setting).replace('"', "").replace("/", "_").replace(" ", "")
+    regime = f"{args.shots}shot-unl{args.unlabeled}__" if args.shots else ""
+    return RUNS / f"{dataset}__{regime}{safe}__seed{seed}.json"
+
+
+def splits(dataset, seed, args):
+    """Training texts and labels (``-1`` for unlabeled ones) and development rows from the rest."""
+    from skgloss.datasets import load_benchmark
+
+    X, y, _, _ = load_benchmark(dataset, data_home=args.data_home)
+    labels = np.asarray(y, dtype=object)
+    if args.shots:
+        rng = np.random.default_rng(seed)
+        tr = np.concatenate([rng.choice(np.flatnonzero(labels == c), args.shots, replace=False)
+                             for c in sorted(set(y))])
+        rest = np.setdiff1d(np.arange(len(y)), tr)
+        unl = rng.choice(rest, args.unlabeled, replace=False) if args.unlabeled else rest[:0]
+        tr = np.concatenate([tr, unl])
+        fit_labels = labels[tr].copy()
+        fit_labels[len(tr) - len(unl):] = -1
+    else:
+        tr = subset(y, per_dataset(PROFILES["cpu"]["n_train"], dataset), seed=0)
+        fit_labels = labels[tr]
+    rest = np.setdiff1d(np.arange(len(y)), tr)
+    dev = rest[np.sort(stratified_sample(labels[rest], min(args.n_dev, len(rest)), seed=1))]
+    return [X[i] for i in tr], fit_labels, [X[i] for i in dev], labels[dev]
+
+
+def run_cell(dataset, setting, seed, args):
+    from skgloss import GLossTextClassifier
+
+    prof = PROFILES["cpu"]
+    X, y, Xd, yd = splits(dataset, seed, args)
+    params = {"max_length": prof["max_length"], "batch_size": prof["batch_size"], "max_epochs": prof["max_epochs"],
+              "learning_rate": prof["learning_rate"], "validation_fraction": 0.1, "random_state": seed, **setting}
+    clf = GLossTextClassifier(prof["model"], **params)
+    t0 = time.perf_counter()
+    clf.fit(X, y)
+    fit_s = time.perf_counter() - t0
+    pred = clf.predict(Xd)
+    return {"dataset": dataset, "setting": setting, "seed": seed, "params": params, "n_train": len(X),
+            "shots": args.shots, "unlabeled": args.unlabeled,
+            "n_dev": len(Xd), "dev_accuracy": float(np.mean(pred.astype(str) == yd.astype(str))),
+            "fit_seconds": fit_s, "best_epoch": clf.best_epoch_, "start_score": clf.start_score_,
+            "n_iter": clf.n_iter_, "history": clf.history_, "machine": machine()}
+
+
+def render(runs=RUNS, out=RESULTS / "sweep.md"):
+    records = [json.loads(p.read_text()) for p in sorted(runs.glob("*.json"))]
+    if not records:
+        raise SystemExit(f"no sweep cells in {runs}")
+    lines = ["# Sweep (development accuracy, never test)", "",
+             "Development accuracy (%) on texts of each training set outside the `cpu` profile's subset, "
+             "mean ± std over seeds (n = seeds). Rendered by `python benchmarks/sweep.py --render` from "
+             "`benchmarks/results/runs/sweep/`. Fit seconds: median over the cells, 2-core CPU.", ""]
+    regimes = sorted({(r["dataset"], r.get("shots"), r.get("unlabeled", 0)) for r in records},
+                     key=lambda k: (k[0], k[1] or 0, k[2] or 0))
+    for dataset, shots, unlabeled in regimes:
+        rows = [r for r in records if (r["dataset"], r.get("shots"), r.get("unlabeled", 0)) == (dataset, shots,
+                                                                                              unlabeled)]
+        settings = []
+        for r in rows:
+            if setting_name(r["setting"]) not in settings:
+                settings.append(setting_name(r["setting"]))
+        by = {(setting_name(r["setting"]), r["seed"]): r for r in rows}
+        what = (f"{shots} labeled texts per class, {unlabeled} unlabeled" if shots
+                else f"{rows[0]['n_train']} training texts")
+        lines += [f"## {dataset} ({what}; {rows[0]['n_dev']} development texts)", "",
+                  "| setting | dev accuracy | n | paired vs first row (per seed) | best epoch (mean) | fit s |",
+                  "|---|---|---|---|---|---|"]
+        first = settings[0]
+        for name in settings:
+            seeds = sorted(s for (n, s) in by if n == name)
+            acc = np.array([100 * by[name, s]["dev_accuracy"] for s in seeds])
+            paired = [100 * (by[name, s]["dev_accuracy"] - by[first, s]["dev_accuracy"])
+                      for s in seeds if (first, s) in by]
+            diff = (f"{np.mean(paired):+.2f} ({', '.join(f'{d:+.1f}' for d in paired)})"
+                    if name != first and paired else "")
+            best = np.mean([by[name, s]["best_epoch"] or 0 for s in seeds])
+            secs = np.median([by[name, s]["fit_seconds"] for s in seeds])
+            lines.append(f"| `{name}` | {acc.mean():.2f} ± {acc.std():.2f} | {len(seeds)} | {diff} | {best:.1f} "
+                         f"| {secs:.0f} |")
+        lines.append("")
+    out.write_text("\n".join(lines))
+    return out
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--datasets", nargs="+", default=["20ng", "r8"])
+    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--grid", nargs="*", default=[], help="name=v1,v2 ... (values parsed as JSON where they can be)")
+    p.add_argument("--n-dev", type=int, default=500)
+    p.add_argument("--shots", type=int, default=None, help="labeled texts per class (few-shot regime)")
+    p.add_argument("--unlabeled", type=int, default=0, help="with --shots: texts marked -1")
+    p.add_argument("--data-home", default=data_home())
+    p.add_argument("--render", action="store_true", help="only write benchmarks/results/sweep.md")
+    args = p.parse_args(argv)
+    if args.render:
+        print(render())
+        return 0
+    for dataset in args.datasets:
+        for seed in args.seeds:
+            for setting in parse_grid(args.grid):
+                path = cell_path(dataset, setting, seed, args)
+                if path.is_file():
+                    continue
+                record = run_cell(dataset, setting, seed, args)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(".tmp")
+                tmp.write_text(json.dumps(record, indent=1))
+                os.replace(tmp, path)
+                print(f"{dataset} {setting_name(setting)} seed {seed}: dev {record['dev_accuracy']:.4f} "
+                      f"(best epoch {record['best_epoch']}, start {record['start_score']}, "
+                      f"{record['fit_seconds']:.0f} s)", flush=True)
+    print(render())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""The head fitted in closed form (skgloss.head) and the starting point that competes in model selection."""
+
+import numpy as np
+import pytest
+import torch
+from conftest import make_texts
+from sklearn.linear_model import LogisticRegression
+
+from skgloss import GLossTextClassifier
+from skgloss.encoder import embed_texts, load_encoder
+from skgloss.head import fit_linear_head
+
+FAST = dict(max_length=16, batch_size=8, max_epochs=2, learning_rate=2e-3, random_state=0)
+
+
+def blobs(n=240, d=12, n_classes=4, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, n_classes, n)
+    X = rng.normal(size=(n, d))
+    X[np.arange(n), y] += 1.5
+    return X, y
+
+
+@pytest.mark.parametrize("C", [0.05, 1.0, 20.0])
+def test_matches_scikit_learn_logistic_regression(C):
+    X, y = blobs()
+    ref = LogisticRegression(C=C, tol=1e-10, max_iter=10_000).fit(X, y)
+    head = torch.nn.Linear(X.shape[1], 4)
+    fit_linear_head(head, X, y, C=C, max_iter=1000, tol=1e-10)
+    np.testing.assert_allclose(head.weight.detach().numpy(), ref.coef_, atol=1e-4)
+    # the multinomial bias is defined up to a shared constant
+    b = head.bias.detach().numpy()
+    np.testing.assert_allclose(b - b.mean(), ref.intercept_ - ref.intercept_.mean(), atol=1e-4)
+
+
+def test_class_weights_match_scikit_learn():
+    X, y = blobs(seed=1)
+    cw = np.array([1.0, 3.0, 0.5, 1.0])
+    ref = LogisticRegression(tol=1e-10, max_iter=10_000, class_weight=dict(enumerate(cw))).fit(X, y)
+    head = torch.nn.Linear(X.shape[1], 4)
+    fit_linear_head(head, X, y, class_weight=cw, max_iter=1000, tol=1e-10)
+    np.testing.assert_allclose(head.weight.detach().numpy(), ref.coef_, atol=1e-4)
+
+
+def test_solution_does_not_depend_on_the_starting_head():
+    X, y = blobs(seed=2)
+    heads = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        h = torch.nn.Linear(X.shape[1], 4)
+        with torch.no_grad():
+            h.weight.mul_(50.0)  # far from the optimum
+        heads.append(fit_linear_head(h, X, y, max_iter=1000, tol=1e-10).weight.detach().numpy())
+    np.testing.assert_allclose(heads[0], heads[1], atol=1e-4)
+
+
+def test_bad_input_is_refused():
+    head = torch.nn.Linear(3, 2)
+    with pytest.raises(ValueError, match="do not match"):
+        fit_linear_head(head, np.zeros((4, 5)), np.zeros(4, dtype=int))
+    with pytest.raises(ValueError, match="labeled rows only"):
+        fit_linear_head(head, np.zeros((2, 3)), np.array([0, -1]))
+    with pytest.raises(ValueError, match="head_C"):
+        GLossTextClassifier(head_C=0).fit(["a", "b"], [0, 1])
+    with pytest.raises(ValueError, match="refit_head"):
+        GLossTextClassifier(refit_head="yes").fit(["a", "b"], [0, 1])
+
+
+def test_fitted_head_is_the_logistic_regression_on_the_final_embeddings(tiny_bert):
+    X, y = make_texts(15)
+    clf = GLossTextClassifier(tiny_bert, **{**FAST, "validation_fraction": 0}).fit(X, y)
+    emb = clf.transform(X)
+    ref = torch.nn.Linear(emb.shape[1], 2)
+    fit_linear_head(ref, emb, (np.asarray(y) == "vehicle").astype(int))
+    np.testing.assert_allclose(clf.head_.weight.detach().cpu().numpy(), ref.weight.detach().numpy(), atol=1e-4)
+
+
+def test_without_refit_the_head_is_left_to_its_gradient_steps(tiny_bert):
+    X, y = make_texts(15)
+    a = GLossTextClassifier(tiny_bert, **{**FAST, "validation_fraction": 0}).fit(X, y)
+    b = GLossTextClassifier(tiny_bert, **{**FAST, "validation_fraction": 0, "refit_head": False}).fit(X, y)
+    assert not np.allclose(a.head_.weight.detach().cpu().numpy(), b.head_.weight.detach().cpu().numpy(), atol=1e-3)
+
+
+def test_a_fit_that_only_hurts_ends_where_it_began(tiny_bert):
+    """A learning rate that wrecks the encoder: the starting point wins validation and is what ships."""
+    X, y = make_texts(20)
+    clf = GLossTextClassifier(tiny_bert, **{**FAST, "loss": "ce", "learning_rate": 5.0, "max_epochs": 2,
+                                            "max_grad_norm": None, "n_iter_no_change": None,
+                                            "validation_fraction": 0.2}).fit(X, y)
+    assert clf.best_epoch_ == 0
+    assert clf.start_score_ >= max(h["val_score"] for h in clf.history_)
+    # the shipped encoder is the pre-trained one, the head a logistic regression on its embeddings
+    enc, tok = load_encoder(tiny_bert)
+    frozen = embed_texts(enc, tok, X, pooling="mean", max_length=16, batch_size=8, device=torch.device("cpu"))
+    np.testing.assert_allclose(clf.transform(X), frozen, atol=1e-5)
