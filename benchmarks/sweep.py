@@ -4,18 +4,24 @@ The test sets are never read. For each dataset the training subset is the
 ``cpu`` accuracy profile's (:mod:`skgloss.bench`, seed 0); a *development*
 split of ``--n-dev`` texts is drawn (stratified, seeded) from the training
 texts outside that subset, and every setting is scored on it. The fit itself
-holds out 10 % of its training rows for early stopping, as in the harness.
+holds out 10 % of its training rows for early stopping, as in the harness
+(the profile's max_length, batch size, epochs and learning rate).
 
 With ``--shots K`` the training rows are instead K labeled texts per class
 (drawn per seed), plus ``--unlabeled N`` texts marked ``-1``, and the
 development texts come from the rest (the few-shot study's protocol,
-``benchmarks/few_shot.py``).
+``benchmarks/few_shot.py``); the fit then has the estimator's defaults
+(max_length 64 apart), unless the setting says otherwise.
 
 A cell is (dataset, setting, seed); its file under
 ``benchmarks/results/runs/sweep/`` exists only once the cell is complete, so
 an interrupted sweep picks up where it stopped. ``--render`` writes
 ``benchmarks/results/sweep.md``: development accuracy, mean ± std over seeds,
 and the paired difference of every setting against the first one.
+
+``--grid baseline=lr-frozen`` scores scikit-learn's ``LogisticRegression``
+(defaults) on the frozen encoder's mean-pooled embeddings of the labeled rows
+instead of a fit.
 
 Usage::
 
@@ -99,7 +105,12 @@ def run_cell(dataset, setting, seed, args):
     prof = PROFILES["cpu"]
     X, y, Xd, yd = splits(dataset, seed, args)
     params = {"max_length": prof["max_length"], "batch_size": prof["batch_size"], "max_epochs": prof["max_epochs"],
-              "learning_rate": prof["learning_rate"], "validation_fraction": 0.1, "random_state": seed, **setting}
+              "learning_rate": prof["learning_rate"], "validation_fraction": 0.1, "random_state": seed}
+    if args.shots:  # few shots: the estimator's own defaults
+        params = {"max_length": prof["max_length"], "random_state": seed}
+    params.update(setting)
+    if setting.get("baseline") == "lr-frozen":
+        return lr_frozen(dataset, setting, seed, prof, X, y, Xd, yd, args.shots, args.unlabeled)
     clf = GLossTextClassifier(prof["model"], **params)
     t0 = time.perf_counter()
     clf.fit(X, y)
@@ -112,6 +123,28 @@ def run_cell(dataset, setting, seed, args):
             "n_iter": clf.n_iter_, "history": clf.history_, "machine": machine()}
 
 
+def lr_frozen(dataset, setting, seed, prof, X, y, Xd, yd, shots, unlabeled):
+    """The baseline setting ``baseline=lr-frozen``: logistic regression on the frozen encoder's embeddings."""
+    import torch
+    from sklearn.linear_model import LogisticRegression
+
+    from skgloss.encoder import embed_texts, load_encoder
+
+    enc, tok = load_encoder(prof["model"])
+    t0 = time.perf_counter()
+    labeled = np.flatnonzero(np.asarray([v != -1 for v in y]))
+
+    def embed(texts):
+        return embed_texts(enc, tok, texts, pooling="mean", max_length=prof["max_length"], batch_size=64,
+                           device=torch.device("cpu"))
+
+    lr = LogisticRegression(max_iter=1000).fit(embed([X[i] for i in labeled]), np.asarray(y)[labeled].astype(str))
+    acc = float(np.mean(lr.predict(embed(Xd)) == np.asarray(yd).astype(str)))
+    return {"dataset": dataset, "setting": setting, "seed": seed, "params": {}, "n_train": len(X), "shots": shots,
+            "unlabeled": unlabeled, "n_dev": len(Xd), "dev_accuracy": acc, "fit_seconds": time.perf_counter() - t0,
+            "best_epoch": None, "start_score": None, "n_iter": 0, "history": [], "machine": machine()}
+
+
 def render(runs=RUNS, out=RESULTS / "sweep.md"):
     records = [json.loads(p.read_text()) for p in sorted(runs.glob("*.json"))]
     if not records:
@@ -119,7 +152,9 @@ def render(runs=RUNS, out=RESULTS / "sweep.md"):
     lines = ["# Sweep (development accuracy, never test)", "",
              "Development accuracy (%) on texts of each training set outside the `cpu` profile's subset, "
              "mean ± std over seeds (n = seeds). Rendered by `python benchmarks/sweep.py --render` from "
-             "`benchmarks/results/runs/sweep/`. Fit seconds: median over the cells, 2-core CPU.", ""]
+             "`benchmarks/results/runs/sweep/`. Best epoch: 0 is the starting point, nan a fit without "
+             "validation. Fit seconds: median over the cells on the 2-core CPU; some cells ran beside another "
+             "job, so the seconds are indicative only.", ""]
     regimes = sorted({(r["dataset"], r.get("shots"), r.get("unlabeled", 0)) for r in records},
                      key=lambda k: (k[0], k[1] or 0, k[2] or 0))
     for dataset, shots, unlabeled in regimes:
@@ -133,20 +168,21 @@ def render(runs=RUNS, out=RESULTS / "sweep.md"):
         what = (f"{shots} labeled texts per class, {unlabeled} unlabeled" if shots
                 else f"{rows[0]['n_train']} training texts")
         lines += [f"## {dataset} ({what}; {rows[0]['n_dev']} development texts)", "",
-                  "| setting | dev accuracy | n | paired vs first row (per seed) | best epoch (mean) | fit s |",
+                  "| setting | dev accuracy | n | paired vs the best row (per seed) | best epoch (mean) | fit s |",
                   "|---|---|---|---|---|---|"]
-        first = settings[0]
-        for name in settings:
-            seeds = sorted(s for (n, s) in by if n == name)
-            acc = np.array([100 * by[name, s]["dev_accuracy"] for s in seeds])
-            paired = [100 * (by[name, s]["dev_accuracy"] - by[first, s]["dev_accuracy"])
-                      for s in seeds if (first, s) in by]
+        acc = {name: {s: 100 * by[name, s]["dev_accuracy"] for (n, s) in by if n == name} for name in settings}
+        order = sorted(settings, key=lambda n: -np.mean(list(acc[n].values())))
+        best = order[0]
+        for name in order:
+            seeds = sorted(acc[name])
+            a = np.array([acc[name][s] for s in seeds])
+            paired = [acc[name][s] - acc[best][s] for s in seeds if s in acc[best]]
             diff = (f"{np.mean(paired):+.2f} ({', '.join(f'{d:+.1f}' for d in paired)})"
-                    if name != first and paired else "")
-            best = np.mean([by[name, s]["best_epoch"] or 0 for s in seeds])
+                    if name != best and paired else "")
+            epochs = [by[name, s]["best_epoch"] for s in seeds if by[name, s]["best_epoch"] is not None]
             secs = np.median([by[name, s]["fit_seconds"] for s in seeds])
-            lines.append(f"| `{name}` | {acc.mean():.2f} ± {acc.std():.2f} | {len(seeds)} | {diff} | {best:.1f} "
-                         f"| {secs:.0f} |")
+            lines.append(f"| `{name}` | {a.mean():.2f} ± {a.std():.2f} | {len(seeds)} | {diff} | "
+                         f"{np.mean(epochs) if epochs else float('nan'):.1f} | {secs:.0f} |")
         lines.append("")
     out.write_text("\n".join(lines))
     return out

@@ -154,7 +154,7 @@ def run_cell(spec):
         "params": params, "n_train": len(X), "n_test": len(Xt),
         "test_accuracy": float(accuracy_score(yt_arr, pred)),
         "test_macro_f1": float(f1_score(yt_arr, pred, average="macro")),
-        "best_epoch": clf.best_epoch_, "n_iter": clf.n_iter_, "fit_seconds": fit_s,
+        "best_epoch": clf.best_epoch_, "start_score": clf.start_score_, "n_iter": clf.n_iter_, "fit_seconds": fit_s,
         "seconds_per_epoch": float(np.mean([h["seconds"] for h in clf.history_])),
         "peak_rss_mib": _peak_rss_mib(),
         "peak_cuda_mib": torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None,

@@ -41,6 +41,8 @@ class NoCorpusGraph:
     asking which one it holds.
     """
 
+    F = None  # no label distributions
+
     def attach(self, device):
         return self
 

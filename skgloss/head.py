@@ -13,23 +13,30 @@ head, as a convex problem, on the embeddings of the labeled training rows:
   the best head for those embeddings;
 - once more after the last epoch.
 
+In a semi-supervised fit, the rows that train on a pseudo-label (``-1`` rows
+whose label-spreading distribution ``F_i`` is confident, :mod:`skgloss.corpus`)
+join the problem with ``F_i`` as a soft target, as they do in the head's
+gradient steps: the refit is the closed-form solution of the head's own
+training objective.
+
 Symbols
 -------
 h_i
     Pooled embedding of labeled training row i (eval mode, no dropout).
-y_i
-    Its class id.
+t_i
+    Its target: one-hot of its class id, or a soft distribution ``F_i``.
 s_i
-    Its weight (the class weight of ``y_i``; 1 without class weights).
+    Its weight (the class weight of its class; 1 without class weights; a
+    caller may pass other weights).
 W, b
     The head's weight (C, d) and bias (C,).
 C_reg
     Inverse regularisation strength, scikit-learn's ``C``.
 
 The problem is scikit-learn's multinomial logistic regression,
-``min_{W,b} Σ_i s_i · CE(W h_i + b, y_i) + ||W||² / (2·C_reg)`` (the bias is not
-penalised), solved with L-BFGS on the embeddings' device, warm-started from
-the current head.
+``min_{W,b} Σ_i s_i · CE(W h_i + b, t_i) + ||W||² / (2·C_reg)`` (the bias is not
+penalised; ``CE(z, t) = -Σ_c t_c log softmax(z)_c``), solved with L-BFGS on
+the embeddings' device, warm-started from the current head.
 """
 
 from __future__ import annotations
@@ -42,8 +49,8 @@ from .devices import solve_dtype
 __all__ = ["fit_linear_head"]
 
 
-def fit_linear_head(head: torch.nn.Linear, embeddings, y, *, C=1.0, class_weight=None, max_iter=100,
-                    tol=1e-6):
+def fit_linear_head(head: torch.nn.Linear, embeddings, y, *, C=1.0, class_weight=None, sample_weight=None,
+                    max_iter=100, tol=1e-6):
     """Fit ``head`` in place by L2-regularised multinomial logistic regression.
 
     Parameters
@@ -53,14 +60,17 @@ def fit_linear_head(head: torch.nn.Linear, embeddings, y, *, C=1.0, class_weight
         are overwritten with the solution (in their own dtype and device).
     embeddings : array or tensor of shape (n, d)
         ``h_i`` of the labeled rows.
-    y : int array of shape (n,)
-        Class ids in ``[0, C)``; every row must be labeled.
+    y : int array of shape (n,), or float array of shape (n, C)
+        Class ids in ``[0, C)`` (every row labeled), or soft targets whose
+        rows sum to 1.
     C : float > 0, default=1.0
         Inverse regularisation strength ``C_reg`` (scikit-learn's convention:
         the penalty is ``||W||² / (2 C)`` against the summed, not averaged,
         loss, so more rows mean relatively less regularisation).
     class_weight : array of shape (C,), optional
-        ``s_i = class_weight[y_i]``.
+        ``s_i = class_weight[y_i]`` (for soft targets: ``Σ_c t_ic · class_weight[c]``).
+    sample_weight : array of shape (n,), optional
+        Multiplies ``s_i``.
     max_iter : int, default=100
         L-BFGS iterations.
     tol : float, default=1e-6
@@ -76,17 +86,28 @@ def fit_linear_head(head: torch.nn.Linear, embeddings, y, *, C=1.0, class_weight
     dtype = solve_dtype(device)
     H = torch.as_tensor(np.asarray(embeddings) if not torch.is_tensor(embeddings) else embeddings)
     H = H.detach().to(device=device, dtype=dtype)
-    labels = torch.as_tensor(np.asarray(y), device=device, dtype=torch.long)
-    if H.ndim != 2 or H.shape[0] != labels.shape[0] or H.shape[1] != weight.shape[1]:
-        raise ValueError(f"embeddings of shape {tuple(H.shape)} do not match {labels.shape[0]} labels and a head "
+    y = np.asarray(y)
+    n_classes = weight.shape[0]
+    if H.ndim != 2 or H.shape[0] != y.shape[0] or H.shape[1] != weight.shape[1]:
+        raise ValueError(f"embeddings of shape {tuple(H.shape)} do not match {y.shape[0]} targets and a head "
                          f"on {weight.shape[1]} features")
-    if labels.numel() == 0:
+    if y.shape[0] == 0:
         return head
-    if labels.min() < 0 or labels.max() >= weight.shape[0]:
-        raise ValueError("fit_linear_head takes labeled rows only, with class ids in [0, n_classes)")
-    s = torch.ones(labels.shape[0], device=device, dtype=dtype)
+    if y.ndim == 1:
+        if y.min() < 0 or y.max() >= n_classes:
+            raise ValueError("fit_linear_head takes labeled rows only, with class ids in [0, n_classes)")
+        targets = torch.nn.functional.one_hot(torch.as_tensor(y, device=device, dtype=torch.long), n_classes)
+    elif y.shape[1] != n_classes or not np.all(np.isfinite(y)) or (y < 0).any():
+        raise ValueError(f"soft targets must be finite, non-negative and of shape (n, {n_classes}), "
+                         f"got shape {y.shape}")
+    else:
+        targets = torch.as_tensor(y)
+    targets = targets.to(device=device, dtype=dtype)
+    s = torch.ones(y.shape[0], device=device, dtype=dtype)
     if class_weight is not None:
-        s = torch.as_tensor(np.asarray(class_weight), device=device, dtype=dtype)[labels]
+        s = targets @ torch.as_tensor(np.asarray(class_weight), device=device, dtype=dtype)
+    if sample_weight is not None:
+        s = s * torch.as_tensor(np.asarray(sample_weight), device=device, dtype=dtype)
     total = s.sum().clamp_min(torch.finfo(dtype).tiny)
     # Divided by Σ s_i: the same minimiser, with gradients of order one.
     penalty = 1.0 / (2.0 * C * total)
@@ -98,7 +119,7 @@ def fit_linear_head(head: torch.nn.Linear, embeddings, y, *, C=1.0, class_weight
 
     def closure():
         opt.zero_grad()
-        ce = torch.nn.functional.cross_entropy(H @ W.T + b, labels, reduction="none")
+        ce = -(targets * torch.log_softmax(H @ W.T + b, dim=1)).sum(dim=1)
         loss = (s * ce).sum() / total + penalty * (W * W).sum()
         loss.backward()
         return loss

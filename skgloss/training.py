@@ -237,19 +237,29 @@ def _val_scores(emb, logits, val_rows, val_y, config, hook):
     return float(np.mean(proba.argmax(axis=1) == val_y)), float(-np.mean(np.log(np.maximum(true, 1e-12))))
 
 
-def _refit_head(encoder, head, tokens, rows, y, config, device, hook):
-    """Fit ``head`` by logistic regression on the eval-mode embeddings of the labeled ``rows``.
+def _refit_head(encoder, head, tokens, train_rows, y, config, device, hook):
+    """Fit ``head`` by logistic regression on eval-mode embeddings of the training rows it learns from.
 
-    The same pass refreshes those rows in the corpus graph's memory bank.
-    See :mod:`skgloss.head`.
+    Labeled rows with their labels and, in a semi-supervised fit, the rows
+    that train on a pseudo-label with their label-spreading targets ``F_i``;
+    the two groups weigh the same in total, as in the training loss (where
+    each is a mean per batch). The same pass refreshes those rows in the
+    corpus graph's memory bank. See :mod:`skgloss.head`.
     """
-    if not config.refit_head or len(rows) == 0:
+    labeled = train_rows[y[train_rows] >= 0]
+    if not config.refit_head or len(labeled) == 0:
         return
+    pseudo = train_rows[hook.pseudo_rows()[train_rows]] if hook.F is not None else train_rows[:0]
+    rows = np.concatenate([labeled, pseudo])
     emb = embed_tokens(encoder, tokens, rows, pooling=config.pooling, batch_size=max(config.batch_size, 64),
                        device=device, precision=config.precision)
     hook.update(rows, emb)
-    fit_linear_head(head, emb, y[rows], C=config.head_C, class_weight=config.class_weight)
-
+    n_classes = head.weight.shape[0]
+    targets = np.concatenate([np.eye(n_classes)[y[labeled]], hook.F[pseudo] if len(pseudo) else
+                              np.zeros((0, n_classes))])
+    weights = np.r_[np.full(len(labeled), 1.0 / len(labeled)), np.full(len(pseudo), 1.0 / max(len(pseudo), 1))]
+    fit_linear_head(head, emb, targets, C=config.head_C, class_weight=config.class_weight,
+                    sample_weight=weights * len(labeled))
 
 def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_rows=None, val_rows=None,
           val_y=None, hook=None, callbacks=()):
@@ -317,11 +327,10 @@ def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_row
                                              hook.restore(s[1])))
     labels = {"labels": y.astype(np.int64)}
     result = TrainingResult()
-    labeled_rows = train_rows[y[train_rows] >= 0]
     call_callbacks(callbacks, "on_fit_begin", {
         "n_train": int(len(train_rows)), "n_validation": int(len(val_rows)), "max_epochs": config.max_epochs,
         "steps_per_epoch": steps_per_epoch, "device": str(device), "precision": config.precision})
-    _refit_head(encoder, head, tokens, labeled_rows, y, config, device, hook)  # linear probing first
+    _refit_head(encoder, head, tokens, train_rows, y, config, device, hook)  # linear probing first
     if has_val:  # epoch 0: the starting point competes in model selection
         val = _validation_pass(encoder, head, tokens, val_rows, config, device, hook)
         result.start_score, result.start_log_loss = _val_scores(*val, val_rows, val_y, config, hook)
@@ -351,7 +360,7 @@ def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_row
         record.update({k: v - counters_before[k] for k, v in objective.counters().items()})
         val = None
         if has_val:
-            _refit_head(encoder, head, tokens, labeled_rows, y, config, device, hook)
+            _refit_head(encoder, head, tokens, train_rows, y, config, device, hook)
             val = _validation_pass(encoder, head, tokens, val_rows, config, device, hook)
         hook.on_epoch_end(epoch, record, config.graph_refresh)
         record["val_score"], log_loss = _val_scores(*val, val_rows, val_y, config, hook) if has_val else (None, None)
@@ -372,7 +381,7 @@ def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_row
     if has_val:
         early.restore_best()
     else:
-        _refit_head(encoder, head, tokens, labeled_rows, y, config, device, hook)
+        _refit_head(encoder, head, tokens, train_rows, y, config, device, hook)
     result.best_epoch = early.best_epoch
     call_callbacks(callbacks, "on_fit_end", result.history)
     return result

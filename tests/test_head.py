@@ -54,12 +54,27 @@ def test_solution_does_not_depend_on_the_starting_head():
     np.testing.assert_allclose(heads[0], heads[1], atol=1e-4)
 
 
+def test_soft_targets_weigh_like_repeated_rows():
+    """A row with target (0.3, 0.7) is the same problem as two copies of it, weighted 0.3 and 0.7."""
+    X, y = blobs(n=60, n_classes=2, seed=3)
+    soft = np.eye(2)[y]
+    soft[:10] = [0.3, 0.7]
+    a = fit_linear_head(torch.nn.Linear(X.shape[1], 2), X, soft, max_iter=1000, tol=1e-10)
+    Xr = np.vstack([X, X[:10]])
+    yr = np.r_[y[:10] * 0, y[10:], np.ones(10, dtype=int)]
+    w = np.r_[np.full(10, 0.3), np.ones(50), np.full(10, 0.7)]
+    b = fit_linear_head(torch.nn.Linear(X.shape[1], 2), Xr, yr, sample_weight=w, max_iter=1000, tol=1e-10)
+    np.testing.assert_allclose(a.weight.detach().numpy(), b.weight.detach().numpy(), atol=1e-5)
+
+
 def test_bad_input_is_refused():
     head = torch.nn.Linear(3, 2)
     with pytest.raises(ValueError, match="do not match"):
         fit_linear_head(head, np.zeros((4, 5)), np.zeros(4, dtype=int))
     with pytest.raises(ValueError, match="labeled rows only"):
         fit_linear_head(head, np.zeros((2, 3)), np.array([0, -1]))
+    with pytest.raises(ValueError, match="soft targets"):
+        fit_linear_head(head, np.zeros((2, 3)), np.array([[0.5, np.nan], [1.0, 0.0]]))
     with pytest.raises(ValueError, match="head_C"):
         GLossTextClassifier(head_C=0).fit(["a", "b"], [0, 1])
     with pytest.raises(ValueError, match="refit_head"):
@@ -94,3 +109,21 @@ def test_a_fit_that_only_hurts_ends_where_it_began(tiny_bert):
     enc, tok = load_encoder(tiny_bert)
     frozen = embed_texts(enc, tok, X, pooling="mean", max_length=16, batch_size=8, device=torch.device("cpu"))
     np.testing.assert_allclose(clf.transform(X), frozen, atol=1e-5)
+
+
+def test_semi_supervised_refit_adds_the_pseudo_labeled_rows(tiny_bert):
+    """With -1 rows, the refit solves the head's own objective: labeled rows plus confident rows with F as target."""
+    X, y = make_texts(15)
+    y_part = np.array(y, dtype=object)
+    y_part[np.arange(len(y)) % 3 != 0] = -1
+    clf = GLossTextClassifier(tiny_bert, **{**FAST, "validation_fraction": 0, "pseudo_label_threshold": 0.55})
+    clf.fit(X, y_part)
+    labeled = np.flatnonzero(y_part != -1)
+    pseudo = np.flatnonzero((y_part == -1) & (clf.label_distributions_.max(axis=1) >= 0.55))
+    assert len(pseudo) > 0
+    rows = np.r_[labeled, pseudo]
+    targets = np.r_[np.eye(2)[(y_part[labeled] == "vehicle").astype(int)], clf.label_distributions_[pseudo]]
+    weights = np.r_[np.ones(len(labeled)), np.full(len(pseudo), len(labeled) / len(pseudo))]
+    ref = fit_linear_head(torch.nn.Linear(32, 2), clf.transform([X[i] for i in rows]), targets,
+                          sample_weight=weights)
+    np.testing.assert_allclose(clf.head_.weight.detach().cpu().numpy(), ref.weight.detach().numpy(), atol=1e-4)
