@@ -86,10 +86,9 @@ def fit_predict(method, XL, yL, XU, Xt, seed):
     if method == "setfit":
         from datasets import Dataset
         from setfit import SetFitModel, Trainer, TrainingArguments
+        from setfit.sampler import ContrastiveDataset
 
         from skgloss.encoder import resolve_model_path
-
-        from setfit.sampler import ContrastiveDataset
 
         model = SetFitModel.from_pretrained(resolve_model_path(MODEL))
         model.model_body.max_seq_length = MAX_LENGTH
