@@ -104,11 +104,14 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         paper's 1e-5, which it paired with many more epochs.
     refit_head : bool, default=True
         Also fit the head in closed form, by L2-regularised logistic
-        regression on the labeled training rows' embeddings (eval mode):
-        before the first step, before every validation score and after the
-        last epoch (:mod:`skgloss.head`). Each refit costs one inference pass
-        over the labeled training rows. False leaves the head to its
-        gradient steps alone, as in the paper.
+        regression on the training rows' embeddings (eval mode;
+        :mod:`skgloss.head`): before the first step (linear probing); at
+        each epoch's end as a copy that competes with the trained head on
+        the validation rows (the better one is kept with that epoch); and
+        after the last epoch when there is no validation. Each refit costs
+        one inference pass over the labeled (and pseudo-labeled) training
+        rows. False leaves the head to its gradient steps alone, as in the
+        paper.
     head_C : float > 0, default=1.0
         Inverse regularisation strength of that logistic regression
         (scikit-learn's ``C``).

@@ -9,9 +9,12 @@ head, as a convex problem, on the embeddings of the labeled training rows:
 
 - before the first step (linear probing, then fine-tuning: the CE gradient
   that reaches the encoder is meaningful from the first step on);
-- after every epoch, before the validation score, so early stopping judges
-  the best head for those embeddings;
-- once more after the last epoch.
+- after every epoch, as a copy that competes with the trained head on the
+  validation rows (the better of the two is what that epoch's snapshot
+  keeps; training goes on with the trained head, so the encoder's CE target
+  does not jump between epochs);
+- after the last epoch of a fit without validation rows, which has nothing
+  to choose with: there the closed-form head replaces the trained one.
 
 In a semi-supervised fit, the rows that train on a pseudo-label (``-1`` rows
 whose label-spreading distribution ``F_i`` is confident, :mod:`skgloss.corpus`)

@@ -31,7 +31,8 @@ def _history(history_or_estimator):
     return history
 
 
-_NOT_TERMS = {"epoch", "steps", "degenerate_batches", "val_score", "seconds", "graph_seconds", "pseudo_labeled"}
+_NOT_TERMS = {"epoch", "steps", "degenerate_batches", "masked_rows", "masked_rows_used", "val_score", "val_log_loss",
+              "val_score_trained", "val_score_refit", "head", "seconds", "graph_seconds", "pseudo_labeled"}
 
 
 def plot_training_curves(history, *, title=None, figsize=(8.0, 3.2)):

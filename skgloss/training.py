@@ -9,7 +9,9 @@ linear decay, gradient clipping, and the best epoch's weights restored at
 the end.
 
 The head is also fitted in closed form (:mod:`skgloss.head`): before the
-first step, before each validation score, and after the last epoch. The
+first step (linear probing), at each epoch's end as a copy that competes
+with the trained head on the validation rows (training goes on with the
+trained head), and after the last epoch of a fit without validation. The
 starting point (the pre-trained encoder with that head, and the first corpus
 graph) is scored as "epoch 0" and competes in model selection, so a fit with
 validation rows never ends worse on them than where it began.
@@ -29,6 +31,7 @@ overflow at every step.)
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from dataclasses import dataclass, field
@@ -225,12 +228,16 @@ def _validation_pass(encoder, head, tokens, val_rows, config, device, hook):
     return emb, logits
 
 
-def _val_scores(emb, logits, val_rows, val_y, config, hook):
+def _val_graph(config, hook):
+    """What graph inference searches this epoch (None for ``inference="head"``)."""
+    if config.inference == "head":
+        return None
+    return GraphInference.build(hook.bank, hook.F, config.corpus_neighbors, config.sigma,
+                                backend=config.graph_backend)
+
+
+def _val_scores(emb, logits, val_rows, val_y, config, graph):
     """Accuracy and log-loss on the held-out rows of the predictor that ``predict_proba`` will be."""
-    graph = None
-    if config.inference != "head":
-        graph = GraphInference.build(hook.bank, hook.F, config.corpus_neighbors, config.sigma,
-                                     backend=config.graph_backend)
     proba = class_probabilities(logits, emb, inference=config.inference, blend_weight=config.blend_weight,
                                 graph=graph, exclude=val_rows)
     true = proba[np.arange(len(val_y)), val_y]
@@ -238,17 +245,18 @@ def _val_scores(emb, logits, val_rows, val_y, config, hook):
 
 
 def _refit_head(encoder, head, tokens, train_rows, y, config, device, hook):
-    """Fit ``head`` by logistic regression on eval-mode embeddings of the training rows it learns from.
+    """A copy of ``head`` fitted by logistic regression on eval-mode embeddings of the rows it learns from.
 
     Labeled rows with their labels and, in a semi-supervised fit, the rows
     that train on a pseudo-label with their label-spreading targets ``F_i``;
     the two groups weigh the same in total, as in the training loss (where
     each is a mean per batch). The same pass refreshes those rows in the
-    corpus graph's memory bank. See :mod:`skgloss.head`.
+    corpus graph's memory bank. None when ``config.refit_head`` is off or
+    no row is labeled. See :mod:`skgloss.head`.
     """
     labeled = train_rows[y[train_rows] >= 0]
     if not config.refit_head or len(labeled) == 0:
-        return
+        return None
     pseudo = train_rows[hook.pseudo_rows()[train_rows]] if hook.F is not None else train_rows[:0]
     rows = np.concatenate([labeled, pseudo])
     emb = embed_tokens(encoder, tokens, rows, pooling=config.pooling, batch_size=max(config.batch_size, 64),
@@ -258,8 +266,16 @@ def _refit_head(encoder, head, tokens, train_rows, y, config, device, hook):
     targets = np.concatenate([np.eye(n_classes)[y[labeled]], hook.F[pseudo] if len(pseudo) else
                               np.zeros((0, n_classes))])
     weights = np.r_[np.full(len(labeled), 1.0 / len(labeled)), np.full(len(pseudo), 1.0 / max(len(pseudo), 1))]
-    fit_linear_head(head, emb, targets, C=config.head_C, class_weight=config.class_weight,
-                    sample_weight=weights * len(labeled))
+    fitted = copy.deepcopy(head)
+    return fit_linear_head(fitted, emb, targets, C=config.head_C, class_weight=config.class_weight,
+                           sample_weight=weights * len(labeled))
+
+
+def _head_logits(head, emb):
+    """``W h + b`` of a linear head on host embeddings, as a host array."""
+    W = head.weight.detach().float().cpu().numpy()
+    b = head.bias.detach().float().cpu().numpy() if head.bias is not None else 0.0
+    return np.asarray(emb, dtype=np.float32) @ W.T + b
 
 def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_rows=None, val_rows=None,
           val_y=None, hook=None, callbacks=()):
@@ -321,8 +337,9 @@ def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_row
     if config.compile:
         forward = torch.compile(encoder, **(config.compile if isinstance(config.compile, dict) else {}))
     has_val = len(val_rows) > 0
+    shipped = {"head": head}  # the head an epoch's snapshot keeps: the trained one or its refit copy
     early = EarlyStopping(config.n_iter_no_change,
-                          snapshot=lambda: (_copy_state(encoder, head), hook.snapshot()),
+                          snapshot=lambda: (_copy_state(encoder, shipped["head"]), hook.snapshot()),
                           restore=lambda s: (encoder.load_state_dict(s[0][0]), head.load_state_dict(s[0][1]),
                                              hook.restore(s[1])))
     labels = {"labels": y.astype(np.int64)}
@@ -330,10 +347,13 @@ def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_row
     call_callbacks(callbacks, "on_fit_begin", {
         "n_train": int(len(train_rows)), "n_validation": int(len(val_rows)), "max_epochs": config.max_epochs,
         "steps_per_epoch": steps_per_epoch, "device": str(device), "precision": config.precision})
-    _refit_head(encoder, head, tokens, train_rows, y, config, device, hook)  # linear probing first
+    probe_head = _refit_head(encoder, head, tokens, train_rows, y, config, device, hook)
+    if probe_head is not None:  # linear probing, then fine-tuning
+        head.load_state_dict(probe_head.state_dict())
     if has_val:  # epoch 0: the starting point competes in model selection
         val = _validation_pass(encoder, head, tokens, val_rows, config, device, hook)
-        result.start_score, result.start_log_loss = _val_scores(*val, val_rows, val_y, config, hook)
+        result.start_score, result.start_log_loss = _val_scores(*val, val_rows, val_y, config,
+                                                                _val_graph(config, hook))
         early.update(0, result.start_score, -result.start_log_loss)
         logger.info("epoch 0 (the starting point): val_score=%.4f", result.start_score)
     for epoch in range(1, config.max_epochs + 1):
@@ -358,14 +378,23 @@ def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_row
                 bar.set_postfix(loss=f"{float(terms['loss']):.4f}")
         record = {"epoch": epoch, **sums.means(), "steps": n_steps}
         record.update({k: v - counters_before[k] for k, v in objective.counters().items()})
-        val = None
+        log_loss = None
         if has_val:
-            _refit_head(encoder, head, tokens, train_rows, y, config, device, hook)
-            val = _validation_pass(encoder, head, tokens, val_rows, config, device, hook)
+            emb, logits = _validation_pass(encoder, head, tokens, val_rows, config, device, hook)
+            refit = _refit_head(encoder, head, tokens, train_rows, y, config, device, hook)
         hook.on_epoch_end(epoch, record, config.graph_refresh)
-        record["val_score"], log_loss = _val_scores(*val, val_rows, val_y, config, hook) if has_val else (None, None)
-        if has_val:
-            record["val_log_loss"] = log_loss
+        record["val_score"] = None
+        if has_val:  # the trained head and its refit copy, on the same embeddings; ties go to the trained one
+            graph = _val_graph(config, hook)
+            heads = [("trained", head, _val_scores(emb, logits, val_rows, val_y, config, graph))]
+            if refit is not None:
+                heads.append(("refit", refit, _val_scores(emb, _head_logits(refit, emb), val_rows, val_y, config,
+                                                          graph)))
+            for name, _, (score, _) in heads:
+                record[f"val_score_{name}"] = score
+            name, shipped["head"], (record["val_score"], log_loss) = max(
+                heads, key=lambda c: (c[2][0], -c[2][1]))
+            record["val_log_loss"], record["head"] = log_loss, name
         record["seconds"] = time.perf_counter() - start
         result.history.append(record)
         result.n_steps += n_steps
@@ -373,6 +402,7 @@ def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_row
                            if isinstance(v, float) and k not in ("seconds", "graph_seconds"))
         logger.info("epoch %d: %s (%.1f s)", epoch, summary, record["seconds"])
         stop = early.update(epoch, record["val_score"], -log_loss) if has_val else False
+        shipped["head"] = head
         if call_callbacks(callbacks, "on_epoch_end", epoch, record):
             logger.info("a callback stopped the fit after epoch %d", epoch)
             stop = True
@@ -380,8 +410,10 @@ def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_row
             break
     if has_val:
         early.restore_best()
-    else:
-        _refit_head(encoder, head, tokens, train_rows, y, config, device, hook)
+    else:  # nothing to choose with: the closed-form head, which never lags the embeddings
+        refit = _refit_head(encoder, head, tokens, train_rows, y, config, device, hook)
+        if refit is not None:
+            head.load_state_dict(refit.state_dict())
     result.best_epoch = early.best_epoch
     call_callbacks(callbacks, "on_fit_end", result.history)
     return result

@@ -208,7 +208,7 @@ def test_early_stopping_restores_best_epoch(tiny_bert):
 
 def test_n_iter_no_change_stops_early(tiny_bert):
     X, y = make_texts(15)
-    clf = make_clf(tiny_bert, max_epochs=30, n_iter_no_change=1, learning_rate=1e-2).fit(X, y)
+    clf = make_clf(tiny_bert, max_epochs=30, n_iter_no_change=1, learning_rate=1e-2, validation_fraction=0.2).fit(X, y)
     assert clf.n_iter_ < 30
     scores = [clf.start_score_] + [h["val_score"] for h in clf.history_]
     assert scores[-1] <= max(scores[:-1])

@@ -127,3 +127,13 @@ def test_semi_supervised_refit_adds_the_pseudo_labeled_rows(tiny_bert):
     ref = fit_linear_head(torch.nn.Linear(32, 2), clf.transform([X[i] for i in rows]), targets,
                           sample_weight=weights)
     np.testing.assert_allclose(clf.head_.weight.detach().cpu().numpy(), ref.weight.detach().numpy(), atol=1e-4)
+
+
+def test_each_epoch_keeps_the_better_of_the_trained_and_the_refit_head(tiny_bert):
+    X, y = make_texts(20)
+    clf = GLossTextClassifier(tiny_bert, **{**FAST, "max_epochs": 3, "validation_fraction": 0.25,
+                                            "n_iter_no_change": None}).fit(X, y)
+    for h in clf.history_:
+        assert h["head"] in ("trained", "refit")
+        assert h["val_score"] == max(h["val_score_trained"], h["val_score_refit"])
+        assert h["val_score"] == h[f"val_score_{h['head']}"]
