@@ -105,13 +105,13 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     refit_head : bool, default=True
         Also fit the head in closed form, by L2-regularised logistic
         regression on the training rows' embeddings (eval mode;
-        :mod:`skgloss.head`): before the first step (linear probing); at
-        each epoch's end as a copy that competes with the trained head on
-        the validation rows (the better one is kept with that epoch); and
-        after the last epoch when there is no validation. Each refit costs
-        one inference pass over the labeled (and pseudo-labeled) training
-        rows. False leaves the head to its gradient steps alone, as in the
-        paper.
+        :mod:`skgloss.head`): at the start and at each epoch's end, as a
+        copy that competes with the trained head on the validation rows
+        (the better one is kept with that epoch; training goes on with the
+        trained head); after the last epoch when there is no validation.
+        Each refit costs one inference pass over the labeled (and
+        pseudo-labeled) training rows. False leaves the head to its
+        gradient steps alone, as in the paper.
     head_C : float > 0, default=1.0
         Inverse regularisation strength of that logistic regression
         (scikit-learn's ``C``).

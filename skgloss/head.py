@@ -4,17 +4,23 @@ During fine-tuning the head ``p(y | h) = softmax(W h + b)`` learns by the same
 gradient steps as the encoder, and with the graph weight λ most of each step's
 loss is ``L_G``, which says nothing to the head: a freshly initialised head
 lags far behind the embeddings, most of all with many classes and few steps
-(:doc:`user_guide`, "A head that keeps up"). skgloss therefore also *fits* the
-head, as a convex problem, on the embeddings of the labeled training rows:
+(:doc:`user_guide`, "A head that keeps up"). skgloss therefore also *fits*
+the head, as a convex problem, on the embeddings of the training rows:
 
-- before the first step (linear probing, then fine-tuning: the CE gradient
-  that reaches the encoder is meaningful from the first step on);
+- at the start, on the pre-trained encoder: with validation rows, that
+  starting point (what logistic regression on the frozen encoder would
+  give) is scored as epoch 0 and can be what ``fit`` keeps;
 - after every epoch, as a copy that competes with the trained head on the
   validation rows (the better of the two is what that epoch's snapshot
-  keeps; training goes on with the trained head, so the encoder's CE target
-  does not jump between epochs);
+  keeps; training goes on with the trained head);
 - after the last epoch of a fit without validation rows, which has nothing
   to choose with: there the closed-form head replaces the trained one.
+
+The fitted head never enters training. Two versions that let it in were
+measured and dropped: installing it before the first step (linear probing,
+then fine-tuning) kept MR's encoder too close to its pre-trained, topic-
+shaped space, and replacing the trained head at every epoch's end made the
+encoder's CE target jump; both cost MR several points.
 
 In a semi-supervised fit, the rows that train on a pseudo-label (``-1`` rows
 whose label-spreading distribution ``F_i`` is confident, :mod:`skgloss.corpus`)

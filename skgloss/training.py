@@ -8,13 +8,13 @@ graph refresh, then ask early stopping and the user's callbacks
 linear decay, gradient clipping, and the best epoch's weights restored at
 the end.
 
-The head is also fitted in closed form (:mod:`skgloss.head`): before the
-first step (linear probing), at each epoch's end as a copy that competes
-with the trained head on the validation rows (training goes on with the
-trained head), and after the last epoch of a fit without validation. The
-starting point (the pre-trained encoder with that head, and the first corpus
-graph) is scored as "epoch 0" and competes in model selection, so a fit with
-validation rows never ends worse on them than where it began.
+The head is also fitted in closed form (:mod:`skgloss.head`), as a copy
+that competes with the trained head on the validation rows at each epoch's
+end (training goes on with the trained head), and after the last epoch of
+a fit without validation. The starting point (the pre-trained encoder with
+such a head, and the first corpus graph) is scored as "epoch 0" and
+competes in model selection, so a fit with validation rows never ends
+worse on them than where it began.
 
 One encoder forward pass per training step: the pooled embeddings ``h`` of
 the batch feed both the linear head (for CE) and the graph or contrastive
@@ -277,6 +277,7 @@ def _head_logits(head, emb):
     b = head.bias.detach().float().cpu().numpy() if head.bias is not None else 0.0
     return np.asarray(emb, dtype=np.float32) @ W.T + b
 
+
 def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_rows=None, val_rows=None,
           val_y=None, hook=None, callbacks=()):
     """Fine-tune ``encoder`` and ``head`` in place.
@@ -347,14 +348,15 @@ def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_row
     call_callbacks(callbacks, "on_fit_begin", {
         "n_train": int(len(train_rows)), "n_validation": int(len(val_rows)), "max_epochs": config.max_epochs,
         "steps_per_epoch": steps_per_epoch, "device": str(device), "precision": config.precision})
-    probe_head = _refit_head(encoder, head, tokens, train_rows, y, config, device, hook)
-    if probe_head is not None:  # linear probing, then fine-tuning
-        head.load_state_dict(probe_head.state_dict())
-    if has_val:  # epoch 0: the starting point competes in model selection
-        val = _validation_pass(encoder, head, tokens, val_rows, config, device, hook)
-        result.start_score, result.start_log_loss = _val_scores(*val, val_rows, val_y, config,
+    if has_val:  # epoch 0: the starting point (pre-trained encoder, closed-form head) competes
+        emb, logits = _validation_pass(encoder, head, tokens, val_rows, config, device, hook)
+        start_head = _refit_head(encoder, head, tokens, train_rows, y, config, device, hook)
+        if start_head is not None:
+            shipped["head"], logits = start_head, _head_logits(start_head, emb)
+        result.start_score, result.start_log_loss = _val_scores(emb, logits, val_rows, val_y, config,
                                                                 _val_graph(config, hook))
         early.update(0, result.start_score, -result.start_log_loss)
+        shipped["head"] = head
         logger.info("epoch 0 (the starting point): val_score=%.4f", result.start_score)
     for epoch in range(1, config.max_epochs + 1):
         start = time.perf_counter()
