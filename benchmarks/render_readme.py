@@ -215,6 +215,10 @@ MARKDOWN = {
                      ("Test accuracy", "`ce` against the best")),
     "label_scarcity": ("`python benchmarks/label_scarcity.py` then `python benchmarks/render_scarcity.py`; "
                        "plot in `benchmarks/results/label_scarcity.png`.", None),
+    "few_shot": ("`python benchmarks/few_shot.py` (then `--render`); one JSON per run in "
+                 "`benchmarks/results/runs/few_shot/`.", None),
+    "sweep": ("`python benchmarks/sweep.py` (then `--render`); development texts only, one JSON per cell in "
+              "`benchmarks/results/runs/sweep/`.", None),
 }
 
 
@@ -227,6 +231,8 @@ RENDERERS = {"step_time": step_time, "fit_throughput": fit_throughput, "fit_thro
 SECTIONS = [
     ("accuracy_cpu", "Five datasets, every loss (cpu profile)"),
     ("label_scarcity", "Label scarcity"),
+    ("few_shot", "Few shots"),
+    ("sweep", "Settings swept on development texts"),
     ("step_time", "Training-step time over cross-entropy"),
     ("fit_throughput", "Fit throughput against the Hugging Face Trainer"),
     ("fit_throughput_bf16_cpu", "bfloat16 on a CPU without bf16 instructions"),

@@ -64,12 +64,13 @@ def best_gloss(table_ds, metric="test_accuracy"):
     return max(means, key=means.get) if means else None
 
 
-def render(records, profile):
+def render(records, profile, note=None):
     table = summarise(records)
     variants = [v for v in VARIANTS if any(v in t for t in table.values())]
     lines = [f"# Accuracy, `{profile}` profile", "",
              "Test accuracy (%) mean ± std over seeds (n = seeds run); macro-F1 in the second table. "
              "Rendered by `benchmarks/render_tables.py` from `benchmarks/results/runs/`.", "",
+             *([note, ""] if note else []),
              "## Test accuracy (%)", "",
              "| dataset | " + " | ".join(f"`{v}`" for v in variants) + " |",
              "|---|" + "---|" * len(variants)]
@@ -167,13 +168,14 @@ def main(argv=None):
     p.add_argument("--runs-dir", default=str(HERE / "results" / "runs"))
     p.add_argument("--out", default=None)
     p.add_argument("--no-plot", action="store_true", help="tables only (no matplotlib needed)")
+    p.add_argument("--note", help="a paragraph to print under the title")
     args = p.parse_args(argv)
     records = load_cells(args.runs_dir, args.profile)
     if not records:
         raise SystemExit(f"no finished cells under {Path(args.runs_dir) / args.profile}")
     out = Path(args.out) if args.out else HERE / "results" / f"accuracy_{args.profile}.md"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render(records, args.profile))
+    out.write_text(render(records, args.profile, args.note))
     print(f"wrote {out} from {len(records)} cells")
     if not args.no_plot:
         png = out.with_name(out.stem + "_epochs.png")

@@ -82,6 +82,8 @@ def benchmarks_page(folder, out):
 
     lines = []
     for name, title in render_readme.SECTIONS:
+        if name in render_readme.MARKDOWN:  # included whole, above the speed section
+            continue
         rendered = render_readme.render_block(name)
         if rendered is not None:
             lines += [f"### {title}", "", *rendered, ""]
