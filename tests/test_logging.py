@@ -40,7 +40,7 @@ def test_fit_logs_one_info_line_per_epoch(tiny_bert, caplog):
     X, y = make_texts(8)
     with caplog.at_level(logging.INFO, logger="skgloss"):
         GLossTextClassifier(tiny_bert, max_epochs=2, max_length=16, batch_size=8, n_iter_no_change=None,
-                            random_state=0, verbose=0).fit(X, y)
+                            validation_fraction=0.25, random_state=0, verbose=0).fit(X, y)
     epochs = [r for r in caplog.records if r.getMessage().startswith("epoch ")]
     assert [r.getMessage().split(":")[0] for r in epochs] == ["epoch 1", "epoch 2"]
     assert all(r.name == "skgloss" and r.levelno == logging.INFO for r in epochs)
