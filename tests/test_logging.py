@@ -42,9 +42,10 @@ def test_fit_logs_one_info_line_per_epoch(tiny_bert, caplog):
         GLossTextClassifier(tiny_bert, max_epochs=2, max_length=16, batch_size=8, n_iter_no_change=None,
                             validation_fraction=0.25, random_state=0, verbose=0).fit(X, y)
     epochs = [r for r in caplog.records if r.getMessage().startswith("epoch ")]
-    assert [r.getMessage().split(":")[0] for r in epochs] == ["epoch 1", "epoch 2"]
+    # with validation rows, the starting point is scored (and logged) first
+    assert [r.getMessage().split(":")[0] for r in epochs] == ["epoch 0 (the starting point)", "epoch 1", "epoch 2"]
     assert all(r.name == "skgloss" and r.levelno == logging.INFO for r in epochs)
-    assert "val_score=" in epochs[0].getMessage()
+    assert all("val_score=" in r.getMessage() for r in epochs)
 
 
 @pytest.mark.parametrize("verbose", [0, 1])
