@@ -107,8 +107,9 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         regression on the training rows' embeddings (eval mode;
         :mod:`skgloss.head`): at the start and at each epoch's end, as a
         copy that competes with the trained head on the validation rows
-        (the better one is kept with that epoch; training goes on with the
-        trained head); after the last epoch when there is no validation.
+        (it is kept with that epoch when it is better beyond paired noise,
+        a one-sided McNemar test; training goes on with the trained
+        head); after the last epoch when there is no validation.
         Each refit costs one inference pass over the labeled (and
         pseudo-labeled) training rows. False leaves the head to its
         gradient steps alone, as in the paper.

@@ -32,7 +32,8 @@ def _history(history_or_estimator):
 
 
 _NOT_TERMS = {"epoch", "steps", "degenerate_batches", "masked_rows", "masked_rows_used", "val_score", "val_log_loss",
-              "val_score_trained", "val_score_refit", "head", "seconds", "graph_seconds", "pseudo_labeled"}
+              "val_score_trained", "val_score_refit", "val_only_refit_correct",
+              "val_only_trained_correct", "head", "seconds", "graph_seconds", "pseudo_labeled"}
 
 
 def plot_training_curves(history, *, title=None, figsize=(8.0, 3.2)):
