@@ -8,11 +8,7 @@ the encoder in :mod:`skgloss.encoder` and the loop in :mod:`skgloss.training`.
 from __future__ import annotations
 
 import copy
-import json
-import os
 import warnings
-from numbers import Integral, Real
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -21,30 +17,30 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from . import __version__
 from ._logging import logger, verbosity
 from ._validation import check_choice, check_number, check_texts, encode_labels, is_unlabeled
 from .callbacks import check_callbacks
 from .corpus import CorpusGraph
 from .devices import PRECISIONS, resolve_device, resolve_precision
-from .encoder import DEFAULT_MODEL, POOLINGS, embed_tokens, load_encoder, resolve_model_path, save_encoder
+from .encoder import DEFAULT_MODEL, POOLINGS, embed_tokens, load_encoder, resolve_model_path
 from .graph import NeighborIndex, sqrt_sigma_heuristic
 from .inference import INFERENCE, GraphInference, class_probabilities
 from .inputs import TokenizedTexts
+from .persistence import load_model, save_model
 from .training import BATCHING, LOSSES, TrainingConfig, train
 
 __all__ = ["GLossTextClassifier"]
 
-_CONFIG_FILE = "skgloss.json"
-_HEAD_FILE = "head.safetensors"
-_CORPUS_FILE = "corpus.safetensors"
-_ENCODER_DIR = "encoder"
 _SIGMA_SAMPLE = 2000
 #: validation_fraction="auto": this share of the labeled rows, when it makes at least the number below.
 _AUTO_VALIDATION_FRACTION = 0.1
 _MIN_AUTO_VALIDATION_ROWS = 30
 #: k of the corpus graph when ``n_neighbors=None`` (which keeps batch graphs dense).
 DEFAULT_CORPUS_NEIGHBORS = 10
+#: Everything a fit sets; a new fit (or a load) replaces all of them at once.
+_FITTED_ATTRIBUTES = ("classes_", "device_", "precision_", "sigma_", "encoder_", "tokenizer_", "head_", "history_",
+                      "n_iter_", "best_epoch_", "start_score_", "n_features_out_", "graph_", "label_distributions_",
+                      "transduction_", "corpus_embeddings_", "_neighbor_index")
 
 
 class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
@@ -334,7 +330,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         self.verbose = verbose
 
     # ------------------------------------------------------------------ checks
-    def _validate_params(self):
+    def _validate_params(self, check_model=True):
         check_choice(self.loss, "loss", LOSSES)
         check_choice(self.pooling, "pooling", POOLINGS)
         check_number(self.lam, "lam", low=0, high=1)
@@ -384,7 +380,8 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         cw = self.class_weight
         if not (cw is None or isinstance(cw, dict) or (isinstance(cw, str) and cw == "balanced")):
             raise ValueError(f"class_weight must be None, 'balanced' or a dict, got {self.class_weight!r}")
-        resolve_model_path(self.model_name_or_path)
+        if check_model:
+            resolve_model_path(self.model_name_or_path)
 
     def _uses_corpus_graph(self, y_idx):
         if self.graph_refresh is None:
@@ -393,17 +390,17 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             return True
         return bool((y_idx < 0).any()) or self.loss == "kl" or self.inference != "head" or self.batching == "graph"
 
-    def _class_weight_array(self, y_idx):
+    def _class_weight_array(self, y_idx, classes):
         if self.class_weight is None:
             return None
-        n_classes = len(self.classes_)
+        n_classes = len(classes)
         if self.class_weight == "balanced":
             counts = np.bincount(y_idx[y_idx >= 0], minlength=n_classes).astype(np.float64)
             return np.where(counts > 0, counts.sum() / (n_classes * np.maximum(counts, 1)), 0.0)
-        unknown = set(self.class_weight) - set(self.classes_.tolist())
+        unknown = set(self.class_weight) - set(classes.tolist())
         if unknown:
             raise ValueError(f"class_weight names labels that are not in y: {sorted(map(str, unknown))}")
-        return np.array([float(self.class_weight.get(c, 1.0)) for c in self.classes_.tolist()])
+        return np.array([float(self.class_weight.get(c, 1.0)) for c in classes.tolist()])
 
     def _validation_split(self, y_idx, seed):
         """Indices of training rows and validation rows (labeled rows only, stratified).
@@ -463,56 +460,74 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         Returns
         -------
         self : GLossTextClassifier
+
+        Notes
+        -----
+        The fit is all or nothing: the fitted attributes are set only once
+        it succeeds. A fit that raises, or is interrupted (Ctrl-C), leaves
+        an estimator fitted before exactly as it was, and an unfitted one
+        unfitted.
         """
         with verbosity(self.verbose):
-            return self._fit(X, y)
+            self._set_fitted(self._fit(X, y))
+        return self
+
+    def _set_fitted(self, fitted):
+        """Replace every fitted attribute at once by those of ``fitted`` (a dict)."""
+        for name in _FITTED_ATTRIBUTES:
+            self.__dict__.pop(name, None)
+        self.__dict__.update(fitted)
 
     def _fit(self, X, y):
+        """The whole fit, without touching ``self``'s fitted state; returns the fitted attributes."""
         self._validate_params()
         texts = check_texts(X)
-        self.classes_, y_idx = encode_labels(y, len(texts))
+        classes, y_idx = encode_labels(y, len(texts))
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         train_rows, val_rows = self._validation_split(y_idx, seed)
         n_unlabeled = int(np.sum(y_idx < 0))
         logger.info("fitting %s (loss=%s) on %d texts: %d labeled, %d unlabeled, %d classes; %d held out for "
                     "validation", self.model_name_or_path, self.loss, len(texts), len(texts) - n_unlabeled,
-                    n_unlabeled, len(self.classes_), len(val_rows))
-        class_weight = self._class_weight_array(y_idx[train_rows])
+                    n_unlabeled, len(classes), len(val_rows))
+        class_weight = self._class_weight_array(y_idx[train_rows], classes)
         use_corpus = self._uses_corpus_graph(y_idx)
         # What training and propagation may see: validation labels are hidden.
         y_seen = y_idx.copy()
         y_seen[val_rows] = -1
-        self.device_ = resolve_device(self.device)
-        self.precision_ = resolve_precision(self.precision, self.device_)
+        device = resolve_device(self.device)
+        precision = resolve_precision(self.precision, device)
         callbacks = check_callbacks(self.callbacks)
-        rng_devices = [self.device_] if self.device_.type == "cuda" else []
+        rng_devices = [device] if device.type == "cuda" else []
+
+        def embed(encoder, tokens, rows=None):
+            return self._embed_rows(encoder, tokens, rows, device=device, precision=precision)
+
         with torch.random.fork_rng(devices=rng_devices):
             torch.manual_seed(seed)
             encoder, tokenizer = load_encoder(self.model_name_or_path, verbose=self.verbose)
             max_pos = getattr(encoder.config, "max_position_embeddings", None)
             if max_pos is not None and self.max_length > max_pos:
                 raise ValueError(f"max_length={self.max_length} exceeds the encoder's {max_pos} positions")
-            encoder.to(self.device_)
-            head = torch.nn.Linear(encoder.config.hidden_size, len(self.classes_)).to(self.device_)
+            encoder.to(device)
+            head = torch.nn.Linear(encoder.config.hidden_size, len(classes)).to(device)
             tokens = TokenizedTexts(tokenizer, texts, self.max_length)  # the only tokenization of the fit
             corpus = None
             if use_corpus:
                 # The one pass over the corpus: it fills the memory bank and gives sigma.
-                bank = self._embed_rows(encoder, tokens)
-                self.sigma_ = self._choose_sigma(bank[train_rows], seed)
+                bank = embed(encoder, tokens)
+                sigma = self._choose_sigma(bank[train_rows], seed)
                 corpus = CorpusGraph(
-                    bank, y_seen, len(self.classes_), n_neighbors=self._corpus_neighbors(),
-                    sigma=self.sigma_, alpha=self.alpha, threshold=self.pseudo_label_threshold,
+                    bank, y_seen, len(classes), n_neighbors=self._corpus_neighbors(),
+                    sigma=sigma, alpha=self.alpha, threshold=self.pseudo_label_threshold,
                     backend=self.graph_backend, random_state=seed,
                 ).refresh()
             elif self.loss == "gloss":
                 sample = self._sigma_sample(train_rows, seed)
-                self.sigma_ = self._choose_sigma(
-                    None if self.sigma != "sqrt" else self._embed_rows(encoder, tokens, sample), seed)
+                sigma = self._choose_sigma(None if self.sigma != "sqrt" else embed(encoder, tokens, sample), seed)
             else:
-                self.sigma_ = None
+                sigma = None
             config = TrainingConfig(
-                loss=self.loss, lam=self.lam, gamma=self.gamma, sigma=self.sigma_,
+                loss=self.loss, lam=self.lam, gamma=self.gamma, sigma=sigma,
                 n_neighbors=self.n_neighbors, corpus_neighbors=self._corpus_neighbors(), pooling=self.pooling,
                 batch_size=self.batch_size, max_epochs=self.max_epochs, learning_rate=self.learning_rate,
                 refit_head=bool(self.refit_head), head_C=float(self.head_C),
@@ -521,26 +536,20 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                 class_weight=class_weight, seed=seed, verbose=self.verbose,
                 graph_refresh=(1 if self.graph_refresh == "auto" else self.graph_refresh) if use_corpus else None,
                 batching=self.batching, inference=self.inference, blend_weight=self.blend_weight,
-                graph_backend=self.graph_backend, precision=self.precision_, compile=self.compile,
+                graph_backend=self.graph_backend, precision=precision, compile=self.compile,
             )
-            result = train(encoder, head, tokens, y_seen, config, self.device_, train_rows=train_rows,
+            result = train(encoder, head, tokens, y_seen, config, device, train_rows=train_rows,
                            val_rows=val_rows, val_y=y_idx[val_rows], hook=corpus, callbacks=callbacks)
         encoder.eval()
         head.eval()
-        self.encoder_, self.tokenizer_, self.head_ = encoder, tokenizer, head
-        self.history_ = result.history
-        self.n_iter_ = len(result.history)
-        self.best_epoch_ = result.best_epoch
-        self.start_score_ = result.start_score
-        self.n_features_out_ = int(encoder.config.hidden_size)
-        for name in ("graph_", "label_distributions_", "transduction_", "corpus_embeddings_", "_neighbor_index"):
-            self.__dict__.pop(name, None)
+        fitted = {"classes_": classes, "device_": device, "precision_": precision, "sigma_": sigma,
+                  "encoder_": encoder, "tokenizer_": tokenizer, "head_": head, "history_": result.history,
+                  "n_iter_": len(result.history), "best_epoch_": result.best_epoch,
+                  "start_score_": result.start_score, "n_features_out_": int(encoder.config.hidden_size)}
         if corpus is not None:
-            self.graph_ = corpus.graph
-            self.label_distributions_ = corpus.F
-            self.transduction_ = self.classes_[corpus.F.argmax(axis=1)]
-            self.corpus_embeddings_ = corpus.bank
-        return self
+            fitted.update(graph_=corpus.graph, label_distributions_=corpus.F,
+                          transduction_=classes[corpus.F.argmax(axis=1)], corpus_embeddings_=corpus.bank)
+        return fitted
 
     def _corpus_neighbors(self):
         return DEFAULT_CORPUS_NEIGHBORS if self.n_neighbors is None else int(self.n_neighbors)
@@ -550,9 +559,10 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             return rows
         return np.random.default_rng(seed).choice(rows, _SIGMA_SAMPLE, replace=False)
 
-    def _embed_rows(self, encoder, tokens, rows=None, head=None, progress=None):
+    def _embed_rows(self, encoder, tokens, rows=None, head=None, progress=None, *, device=None, precision=None):
         return embed_tokens(encoder, tokens, rows, pooling=self.pooling, batch_size=max(self.batch_size, 64),
-                            device=self.device_, head=head, precision=self.precision_, progress=progress)
+                            device=self.device_ if device is None else device, head=head,
+                            precision=self.precision_ if precision is None else precision, progress=progress)
 
     def _choose_sigma(self, embeddings, seed):
         """σ: the given number, or the "sqrt" heuristic on pre-trained embeddings."""
@@ -673,55 +683,30 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         return state
 
     def save_pretrained(self, folder):
-        """Save the fitted model to a folder, without pickle.
+        """Save the fitted model to a folder, without pickle, atomically.
 
         The encoder and tokenizer go through Hugging Face's own
         ``save_pretrained`` (safetensors) into ``folder/encoder``; the head into
         ``head.safetensors``; with a corpus graph, its embeddings, label
         distributions and CSR arrays into ``corpus.safetensors``; parameters,
-        ``classes_`` and the fitted metadata into ``skgloss.json``.
+        ``classes_``, the fitted metadata and a manifest (every file's size
+        and sha256) into ``skgloss.json``. The model is written beside
+        ``folder`` and then put in its place, so an interrupted save leaves
+        the previous model (or none), never a mix; ``folder`` then holds
+        exactly this model's files (:mod:`skgloss.persistence`).
+
+        Raises
+        ------
+        skgloss.persistence.ModelFolderError
+            If ``folder`` is a file, or a folder with other content than a
+            skgloss model (which saving would replace).
         """
-        from safetensors.torch import save_file
-
         check_is_fitted(self)
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        save_encoder(self.encoder_, self.tokenizer_, folder / _ENCODER_DIR)
-        save_file({k: v.detach().cpu().contiguous() for k, v in self.head_.state_dict().items()},
-                  str(folder / _HEAD_FILE))
-        if hasattr(self, "graph_"):
-            from safetensors.numpy import save_file as save_numpy
-
-            G = self.graph_.tocsr()
-            save_numpy({"embeddings": np.ascontiguousarray(self.corpus_embeddings_, dtype=np.float32),
-                        "label_distributions": np.ascontiguousarray(self.label_distributions_, dtype=np.float64),
-                        "graph_indptr": G.indptr.astype(np.int64), "graph_indices": G.indices.astype(np.int64),
-                        "graph_data": G.data.astype(np.float64)}, str(folder / _CORPUS_FILE))
-        params = self.get_params()
-        params["model_name_or_path"] = os.fspath(params["model_name_or_path"])
-        params["device"] = str(params["device"])
-        params["callbacks"] = None  # code, not data
-        if isinstance(params["random_state"], np.random.RandomState):
-            params["random_state"] = None
-        if isinstance(params["class_weight"], dict):
-            params["class_weight"] = {"__pairs__": [[_to_json(k), float(v)] for k, v in params["class_weight"].items()]}
-        meta = {
-            "skgloss_version": __version__,
-            "params": params,
-            "classes": [_to_json(c) for c in self.classes_.tolist()],
-            "classes_dtype": self.classes_.dtype.str if self.classes_.dtype != object else "object",
-            "sigma_": self.sigma_,
-            "history_": self.history_,
-            "n_iter_": self.n_iter_,
-            "best_epoch_": self.best_epoch_,
-            "start_score_": self.start_score_,
-        }
-        (folder / _CONFIG_FILE).write_text(json.dumps(meta, indent=2))
-        return folder
+        return save_model(self, folder)
 
     @classmethod
     def from_pretrained(cls, folder, *, device="auto"):
-        """Load a model saved with :meth:`save_pretrained`.
+        """Load a model saved with :meth:`save_pretrained`, verifying it first.
 
         Parameters
         ----------
@@ -733,51 +718,13 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         -------
         GLossTextClassifier
             Fitted; ``predict_proba`` equals the saved model's.
+
+        Raises
+        ------
+        skgloss.persistence.ModelFolderError
+            A folder written by a newer model format, a file missing or
+            damaged (size or sha256 against the manifest), a parameter that
+            ``fit`` would refuse, no tokenizer, or a head or corpus whose
+            shapes do not match ``classes_``; the message names the file.
         """
-        from safetensors.torch import load_file
-
-        folder = Path(folder)
-        config_path = folder / _CONFIG_FILE
-        if not config_path.is_file():
-            raise ValueError(f"{folder} holds no {_CONFIG_FILE}: not a folder written by save_pretrained")
-        meta = json.loads(config_path.read_text())
-        params = meta["params"]
-        if isinstance(params.get("class_weight"), dict) and "__pairs__" in params["class_weight"]:
-            params["class_weight"] = {k: v for k, v in params["class_weight"]["__pairs__"]}
-        params["device"] = device
-        est = cls(**params)
-        encoder, tokenizer = load_encoder(folder / _ENCODER_DIR)
-        est.device_ = resolve_device(device)
-        est.precision_ = resolve_precision(est.precision, est.device_)
-        dtype = object if meta["classes_dtype"] == "object" else np.dtype(meta["classes_dtype"])
-        est.classes_ = np.asarray(meta["classes"], dtype=dtype)
-        head = torch.nn.Linear(encoder.config.hidden_size, len(est.classes_))
-        head.load_state_dict(load_file(str(folder / _HEAD_FILE)))
-        est.encoder_ = encoder.to(est.device_).eval()
-        est.tokenizer_ = tokenizer
-        est.head_ = head.to(est.device_).eval()
-        est.sigma_ = meta["sigma_"]
-        est.history_ = meta["history_"]
-        est.n_iter_ = meta["n_iter_"]
-        est.best_epoch_ = meta["best_epoch_"]
-        est.start_score_ = meta.get("start_score_")
-        est.n_features_out_ = int(encoder.config.hidden_size)
-        if (folder / _CORPUS_FILE).is_file():
-            from safetensors.numpy import load_file as load_numpy
-            from scipy import sparse
-
-            c = load_numpy(str(folder / _CORPUS_FILE))
-            n = c["embeddings"].shape[0]
-            est.corpus_embeddings_ = c["embeddings"]
-            est.label_distributions_ = c["label_distributions"]
-            est.graph_ = sparse.csr_matrix((c["graph_data"], c["graph_indices"], c["graph_indptr"]), shape=(n, n))
-            est.transduction_ = est.classes_[est.label_distributions_.argmax(axis=1)]
-        return est
-
-
-def _to_json(v):
-    if isinstance(v, np.generic):
-        return v.item()
-    if isinstance(v, (str, bool, Integral, Real)):
-        return v
-    raise TypeError(f"cannot save a class label of type {type(v).__name__} to JSON")
+        return load_model(cls, folder, device=device)

@@ -316,7 +316,7 @@ def test_class_weight_balanced(tiny_bert):
     y[:5] = "fruit"
     clf = make_clf(tiny_bert, max_epochs=1, class_weight="balanced", validation_fraction=0)
     n = np.bincount(np.unique(y, return_inverse=True)[1])
-    np.testing.assert_allclose(clf.fit(X, y)._class_weight_array(np.unique(y, return_inverse=True)[1]),
+    np.testing.assert_allclose(clf.fit(X, y)._class_weight_array(np.unique(y, return_inverse=True)[1], clf.classes_),
                                n.sum() / (2 * n))
 
 

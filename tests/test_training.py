@@ -100,7 +100,7 @@ def test_callbacks_see_every_epoch_and_can_stop_the_fit(tiny_bert):
     assert clf.n_iter_ == 2 and [e for e, _ in rec.epochs] == [1, 2]
     assert [r for _, r in rec.epochs] == clf.history_ and rec.end == clf.history_
     assert rec.info["max_epochs"] == 5 and rec.info["n_validation"] == 4 and rec.info["precision"] == clf.precision_
-    assert clf.best_epoch_ in (1, 2)
+    assert clf.best_epoch_ in (0, 1, 2)  # the starting point competes as epoch 0
 
 
 def test_callbacks_are_validated_and_survive_clone(tiny_bert):

@@ -1,0 +1,160 @@
+"""Saving is atomic and complete; loading verifies the folder (skgloss.persistence)."""
+
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+from conftest import make_texts
+
+from skgloss import GLossTextClassifier
+from skgloss.persistence import FORMAT_VERSION, ModelFolderError, check_output_folder
+
+FAST = dict(max_length=16, batch_size=8, max_epochs=1, learning_rate=2e-3, validation_fraction=0, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def models(tiny_bert):
+    """A fully labeled model and a semi-supervised one (with a corpus graph), and their texts."""
+    X, y = make_texts(10)
+    y_semi = y.copy()
+    y_semi[::3] = -1
+    return (GLossTextClassifier(tiny_bert, **FAST).fit(X, y),
+            GLossTextClassifier(tiny_bert, **FAST).fit(X, y_semi), X)
+
+
+@pytest.fixture
+def saved(models, tmp_path):
+    clf, _, X = models
+    return clf.save_pretrained(tmp_path / "model"), clf, X
+
+
+def edit_config(folder, change):
+    path = folder / "skgloss.json"
+    meta = json.loads(path.read_text())
+    change(meta)
+    path.write_text(json.dumps(meta))
+
+
+def test_the_manifest_lists_every_file_with_size_and_sha256(saved):
+    folder, _, _ = saved
+    meta = json.loads((folder / "skgloss.json").read_text())
+    assert meta["format_version"] == FORMAT_VERSION
+    on_disk = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()} - {"skgloss.json"}
+    assert set(meta["manifest"]) == on_disk
+    assert "head.safetensors" in on_disk and "encoder/tokenizer_config.json" in on_disk
+    assert all(e["size"] == (folder / n).stat().st_size and len(e["sha256"]) == 64
+               for n, e in meta["manifest"].items())
+
+
+def test_saving_over_another_model_leaves_exactly_the_new_models_files(models, tmp_path):
+    clf, semi, X = models
+    folder = semi.save_pretrained(tmp_path / "m")
+    assert (folder / "corpus.safetensors").is_file()
+    clf.save_pretrained(folder)
+    assert not (folder / "corpus.safetensors").exists()
+    loaded = GLossTextClassifier.from_pretrained(folder)
+    assert not hasattr(loaded, "graph_")
+    np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X), atol=1e-6)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]  # no temporary folder left behind
+
+
+def test_an_interrupted_save_leaves_the_old_model_whole(models, tmp_path, monkeypatch):
+    clf, semi, X = models
+    folder = semi.save_pretrained(tmp_path / "m")
+    import safetensors.torch
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(safetensors.torch, "save_file", interrupted)  # the head file, after the new encoder
+    with pytest.raises(KeyboardInterrupt):
+        clf.save_pretrained(folder)
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+    loaded = GLossTextClassifier.from_pretrained(folder)
+    np.testing.assert_allclose(loaded.predict_proba(X), semi.predict_proba(X), atol=1e-6)
+    assert hasattr(loaded, "graph_")
+
+
+@pytest.mark.parametrize("kind", ["file", "foreign folder"])
+def test_saving_refuses_to_replace_what_is_not_a_model(models, tmp_path, kind):
+    clf, _, _ = models
+    target = tmp_path / "out"
+    if kind == "file":
+        target.write_text("keep me")
+        match = "is a file"
+    else:
+        target.mkdir()
+        (target / "notes.txt").write_text("keep me")
+        match = "holds other files"
+    with pytest.raises(ModelFolderError, match=match):
+        check_output_folder(target)
+    with pytest.raises(ModelFolderError, match=match):
+        clf.save_pretrained(target)
+    assert "keep me" in (target.read_text() if kind == "file" else (target / "notes.txt").read_text())
+
+
+def test_a_label_json_cannot_hold_fails_before_anything_is_written(tiny_bert, tmp_path):
+    X, y = make_texts(5)
+    tuples = np.empty(len(y), dtype=object)
+    tuples[:] = [(label, 1) for label in y]  # tuples sort and fit, but are not JSON scalars
+    y = tuples
+    clf = GLossTextClassifier(tiny_bert, **FAST).fit(X, y)
+    with pytest.raises(TypeError, match="JSON"):
+        clf.save_pretrained(tmp_path / "m")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("damage, match", [
+    (lambda f: [os.remove(f / "encoder" / n) for n in os.listdir(f / "encoder") if "token" in n or "vocab" in n],
+     "is missing: the manifest"),
+    (lambda f: (f / "head.safetensors").write_bytes((f / "head.safetensors").read_bytes()[:-7]), "is damaged"),
+    (lambda f: (f / "head.safetensors").write_bytes(b"x" * (f / "head.safetensors").stat().st_size),
+     "sha256 differs"),
+    (lambda f: edit_config(f, lambda m: m.update(format_version=FORMAT_VERSION + 1)), "upgrade skgloss"),
+    (lambda f: edit_config(f, lambda m: m["params"].update(lam=7)), r"skgloss.json: lam == 7, must be <= 1"),
+    (lambda f: edit_config(f, lambda m: m["params"].update(shiny=True)), r"unknown parameters \['shiny'\]"),
+    (lambda f: edit_config(f, lambda m: m.update(classes=["a", "b", "c"])), r"'weight' has shape \(2, 32\), "
+                                                                             r"expected \(3, 32\)"),
+    (lambda f: edit_config(f, lambda m: m.pop("classes")), "'classes' is missing"),
+    (lambda f: (f / "skgloss.json").write_text("{not json"), "is not valid JSON"),
+    (lambda f: shutil.rmtree(f), "is not a folder"),
+])
+def test_a_damaged_folder_is_refused_with_the_file_named(saved, damage, match):
+    folder, _, _ = saved
+    damage(folder)
+    with pytest.raises(ModelFolderError, match=match):
+        GLossTextClassifier.from_pretrained(folder)
+
+
+def test_a_folder_without_manifest_loads_with_a_warning_but_still_needs_its_tokenizer(saved):
+    folder, clf, X = saved
+    edit_config(folder, lambda m: (m.pop("manifest"), m.pop("format_version")))
+    with pytest.warns(UserWarning, match="no manifest"):
+        loaded = GLossTextClassifier.from_pretrained(folder)
+    np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X), atol=1e-6)
+    (folder / "encoder" / "tokenizer_config.json").unlink()
+    with pytest.raises(ModelFolderError, match="no complete tokenizer"), pytest.warns(UserWarning):
+        GLossTextClassifier.from_pretrained(folder)
+
+
+def test_a_newer_major_version_without_format_is_refused(saved):
+    folder, _, _ = saved
+    edit_config(folder, lambda m: (m.pop("format_version"), m.update(skgloss_version="99.0.0")))
+    with pytest.raises(ModelFolderError, match="newer than this skgloss"):
+        GLossTextClassifier.from_pretrained(folder)
+
+
+def test_a_damaged_corpus_is_refused(models, tmp_path):
+    _, semi, _ = models
+    folder = semi.save_pretrained(tmp_path / "m")
+    from safetensors.numpy import load_file, save_file
+
+    c = load_file(str(folder / "corpus.safetensors"))
+    c["label_distributions"] = c["label_distributions"][:, :1].copy()
+    save_file(c, str(folder / "corpus.safetensors"))
+    edit_config(folder, lambda m: m.pop("manifest"))  # as if the manifest had not caught it
+    with pytest.raises(ModelFolderError, match="'label_distributions' has shape"), pytest.warns(UserWarning):
+        GLossTextClassifier.from_pretrained(folder)
