@@ -37,6 +37,12 @@ def check_texts(X, name="X") -> list:
     for i, t in enumerate(arr):
         if not isinstance(t, str):
             raise TypeError(f"{name}[{i}] is {type(t).__name__} {t!r}; every element of {name} must be a str")
+        if not t.isascii():
+            try:
+                t.encode("utf-8")
+            except UnicodeEncodeError as exc:  # a lone surrogate, which no tokenizer can read
+                raise ValueError(f"{name}[{i}] is not valid Unicode: {exc.reason} at character {exc.start} "
+                                 f"({t[exc.start]!r})") from None
     return arr.tolist()
 
 
@@ -89,9 +95,11 @@ def encode_labels(y, n_samples, name="y"):
     except TypeError as exc:
         raise TypeError(f"the labels in {name} cannot be sorted (mixed types?): {exc}") from exc
     if classes.shape[0] < 2:
+        hint = (f"; -1 marks unlabeled rows ({int(unlabeled.sum())} here): if -1 is one of your classes (labels "
+                "-1/1, say), recode the labels") if unlabeled.any() else ""
         raise ValueError(
             f"{name} has {classes.shape[0]} class among its labeled rows ({classes.tolist()}); "
-            "a classifier needs at least two"
+            f"a classifier needs at least two{hint}"
         )
     y_idx = np.full(y.shape[0], UNLABELED, dtype=np.int64)
     y_idx[~unlabeled] = inverse

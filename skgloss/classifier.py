@@ -32,6 +32,8 @@ from .training import BATCHING, LOSSES, TrainingConfig, train
 __all__ = ["GLossTextClassifier"]
 
 _SIGMA_SAMPLE = 2000
+#: Texts tokenized and embedded at a time by predict, predict_proba and transform.
+_PREDICT_CHUNK = 8192
 #: validation_fraction="auto": this share of the labeled rows, when it makes at least the number below.
 _AUTO_VALIDATION_FRACTION = 0.1
 _MIN_AUTO_VALIDATION_ROWS = 30
@@ -41,6 +43,13 @@ DEFAULT_CORPUS_NEIGHBORS = 10
 _FITTED_ATTRIBUTES = ("classes_", "device_", "precision_", "sigma_", "encoder_", "tokenizer_", "head_", "history_",
                       "n_iter_", "best_epoch_", "start_score_", "n_features_out_", "graph_", "label_distributions_",
                       "transduction_", "corpus_embeddings_", "_neighbor_index")
+
+
+def _fit_seed(random_state):
+    """The fit's one integer seed. ``None`` draws fresh entropy and leaves numpy's global RNG untouched."""
+    if random_state is None:
+        return int(np.random.default_rng().integers(np.iinfo(np.int32).max))
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
 class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
@@ -127,8 +136,10 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         stop early and pick the best epoch, whose weights are restored. The
         starting point (the pre-trained encoder with a fitted head, and for
         graph inference the first corpus graph) is scored too, as epoch 0,
-        and is kept if no epoch beats it; ties in accuracy go to the lower
-        validation log-loss. 0 disables validation: all ``max_epochs`` run
+        and replaces the best epoch when it is better on the validation
+        rows beyond paired noise (a one-sided McNemar test); ties in
+        accuracy between epochs go to the lower validation log-loss. 0
+        disables validation: all ``max_epochs`` run
         and the last weights stay. ``"auto"`` holds out 0.1 of the labeled
         rows when that makes at least 30 rows, and otherwise none: a handful
         of validation texts judges epochs by chance (with 16 labeled texts,
@@ -230,7 +241,8 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         Epochs run.
     best_epoch_ : int or None
         Epoch whose weights were kept (None without validation; 0 when the
-        starting point scored best and the pre-trained weights were kept).
+        starting point was better than every epoch beyond paired noise and
+        the pre-trained weights were kept).
     start_score_ : float or None
         Validation accuracy of the starting point (None without validation).
     device_ : torch.device
@@ -483,7 +495,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         self._validate_params()
         texts = check_texts(X)
         classes, y_idx = encode_labels(y, len(texts))
-        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        seed = _fit_seed(self.random_state)
         train_rows, val_rows = self._validation_split(y_idx, seed)
         n_unlabeled = int(np.sum(y_idx < 0))
         logger.info("fitting %s (loss=%s) on %d texts: %d labeled, %d unlabeled, %d classes; %d held out for "
@@ -584,17 +596,34 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         tags.non_deterministic = self.random_state is None
         return tags
 
-    def _embed(self, X, with_logits):
+    def _embedded_chunks(self, X, with_logits):
+        """``(start, embeddings[, logits])`` of ``X``, :data:`_PREDICT_CHUNK` texts at a time.
+
+        Tokens exist for one chunk at a time, so memory beyond the outputs
+        stays flat however many texts there are.
+        """
         check_is_fitted(self)
         texts = check_texts(X)
-        progress = None
+        bar = None
         if self.verbose:
             from tqdm.auto import tqdm
 
-            def progress(batches, total):
-                return tqdm(batches, total=total, desc="embedding", leave=False)
-        tokens = TokenizedTexts(self.tokenizer_, texts, self.max_length)
-        return self._embed_rows(self.encoder_, tokens, head=self.head_ if with_logits else None, progress=progress)
+            bar = tqdm(total=len(texts), desc="embedding", leave=False)
+
+        def progress(batches, total):  # one bar over every chunk, moved batch by batch
+            for item in batches:
+                yield item
+                bar.update(len(item[0]))
+
+        try:
+            for start in range(0, len(texts), _PREDICT_CHUNK):
+                tokens = TokenizedTexts(self.tokenizer_, texts[start:start + _PREDICT_CHUNK], self.max_length)
+                out = self._embed_rows(self.encoder_, tokens, head=self.head_ if with_logits else None,
+                                       progress=progress if bar is not None else None)
+                yield (start, *out) if with_logits else (start, out)
+        finally:
+            if bar is not None:
+                bar.close()
 
     def predict_proba(self, X):
         """Class probabilities.
@@ -611,9 +640,10 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             that scored each epoch on the validation rows).
         """
         check_choice(self.inference, "inference", INFERENCE)
-        emb, logits = self._embed(X, with_logits=True)
-        return class_probabilities(logits, emb, inference=self.inference, blend_weight=self.blend_weight,
-                                   graph=self._graph_search() if self.inference != "head" else None)
+        graph = self._graph_search() if self.inference != "head" else None
+        return np.concatenate([
+            class_probabilities(logits, emb, inference=self.inference, blend_weight=self.blend_weight, graph=graph)
+            for _, emb, logits in self._embedded_chunks(X, with_logits=True)])
 
     def _graph_search(self):
         """Graph inference over ``corpus_embeddings_``; the search index is built on first use and cached."""
@@ -642,7 +672,12 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         embeddings : ndarray of shape (n_samples, ``n_features_out_``), float32
             The pooled encoder outputs (not normalised).
         """
-        return self._embed(X, with_logits=False)
+        check_is_fitted(self)
+        texts = check_texts(X)
+        out = np.empty((len(texts), self.n_features_out_), dtype=np.float32)
+        for start, emb in self._embedded_chunks(texts, with_logits=False):
+            out[start:start + emb.shape[0]] = emb
+        return out
 
     def score(self, X, y, sample_weight=None):
         """Accuracy over the rows whose label is not ``-1``.

@@ -10,9 +10,15 @@ Commands:
 - ``skgloss evaluate``: accuracy, macro-F1, confusion matrix, per-class report;
 - ``skgloss bench``: the benchmark harness (:mod:`skgloss.bench`).
 
+Everything that can be checked before the work is: ``fit`` checks its input
+file, labels, parameters, device and output folder before it loads a model;
+``predict`` and ``evaluate`` check their output path before they predict.
+
 Exit status: 0 on success; 2 for a usage error (unknown command or option);
 1 for bad input (a missing file, column or key, an empty file, an invalid
-parameter value) or a failure during the work, with a one-line message on stderr.
+parameter value) or a failure during the work, with a one-line message on
+stderr (``--debug`` shows the traceback instead); 130 after Ctrl-C, with one
+line.
 """
 
 from __future__ import annotations
@@ -102,12 +108,21 @@ def _estimator_params(args):
     return {k[len("param_"):]: v for k, v in vars(args).items() if k.startswith("param_")}
 
 
-def _read(path, text_column, label_column=None, labels_path=None):
+def _read(args, path, label_column=None, labels_path=None):
     from .files import read_texts
 
     try:
-        return read_texts(path, text_column=text_column, label_column=label_column, labels_path=labels_path)
+        return read_texts(path, text_column=args.text_column, label_column=label_column, labels_path=labels_path,
+                          encoding=args.encoding)
     except (FileNotFoundError, ValueError) as exc:
+        raise UserError(str(exc)) from None
+
+
+def _checked(check, *args):
+    """``check(*args)``, with its ``ValueError`` as a :class:`UserError`."""
+    try:
+        return check(*args)
+    except ValueError as exc:
         raise UserError(str(exc)) from None
 
 
@@ -172,20 +187,31 @@ def _demo(args) -> int:
 
 
 def _fit(args) -> int:
+    from ._validation import encode_labels
     from .classifier import GLossTextClassifier
+    from .devices import resolve_device
+    from .persistence import check_output_folder
 
+    # everything that can fail is checked before the model loads
+    _checked(check_output_folder, args.output)
     params = {"model_name_or_path": DEFAULT_MODEL, **_estimator_params(args)}
     _check_default_model(params["model_name_or_path"])
     params["verbose"] = 0 if args.quiet else max(1, int(params.get("verbose") or 0))
-    texts, labels = _read(args.train, args.text_column, args.label_column, args.labels_file)
+    texts, labels = _read(args, args.train, args.label_column, args.labels_file)
     n_unlabeled = sum(str(v) == "-1" for v in labels)
     if n_unlabeled == len(labels):
         raise UserError(f"{args.train}: every row is unlabeled; fit needs some labels in column "
                         f"{args.label_column!r}")
-    print(f"skgloss fit: {len(texts)} texts ({len(texts) - n_unlabeled} labeled, {n_unlabeled} unlabeled) "
-          f"from {args.train}")
     try:
         clf = GLossTextClassifier(**params)
+        clf._validate_params()
+        resolve_device(clf.device)
+        encode_labels(labels, len(texts))
+    except (ValueError, TypeError) as exc:
+        raise UserError(str(exc)) from None
+    print(f"skgloss fit: {len(texts)} texts ({len(texts) - n_unlabeled} labeled, {n_unlabeled} unlabeled) "
+          f"from {args.train}", flush=True)
+    try:
         start = time.perf_counter()
         clf.fit(texts, labels)
     except (ValueError, TypeError) as exc:
@@ -205,9 +231,10 @@ def _fit(args) -> int:
 
 
 def _predict(args) -> int:
-    from .files import write_predictions
+    from .files import check_predictions_path, write_predictions
 
-    texts, _ = _read(args.input, args.text_column)
+    _checked(check_predictions_path, args.output)
+    texts, _ = _read(args, args.input)
     clf = _load(args.model, args.quiet)
     proba = clf.predict_proba(texts)
     labels = clf.classes_[proba.argmax(axis=1)]
@@ -223,7 +250,9 @@ def _evaluate(args) -> int:
     import numpy as np
     from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, f1_score
 
-    texts, labels = _read(args.input, args.text_column, args.label_column, args.labels_file)
+    if args.output and Path(args.output).is_dir():
+        raise UserError(f"{args.output} is a folder; give a file name for the JSON report")
+    texts, labels = _read(args, args.input, args.label_column, args.labels_file)
     keep = np.array([str(v) != "-1" for v in labels])
     if not keep.any():
         raise UserError(f"{args.input}: no labeled rows to evaluate on")
@@ -270,12 +299,15 @@ def build_parser():
     def command(name, helptext, func):
         p = sub.add_parser(name, help=helptext, description=helptext)
         p.add_argument("--quiet", action="store_true", help="no progress bars or log messages")
+        p.add_argument("--debug", action="store_true", help="on failure, show the traceback")
         p.set_defaults(func=func)
         return p
 
     def text_options(p, labels):
         p.add_argument("--text-column", default="text", help="CSV column or JSONL key of the texts "
                        "(default: %(default)s; ignored for .txt)")
+        p.add_argument("--encoding", default="utf-8-sig", help="text encoding of the input files (default: "
+                       "UTF-8, with or without a byte-order mark; e.g. latin-1, cp1252)")
         if labels:
             p.add_argument("--label-column", default="label", help="CSV column or JSONL key of the labels "
                            "(default: %(default)s); empty or -1: unlabeled")
@@ -314,6 +346,7 @@ def build_parser():
                            description="The accuracy harness (skgloss.bench): resumable, one JSON file per "
                            "(profile, dataset, variant, seed) cell.")
     bench_options(bench)
+    bench.add_argument("--debug", action="store_true", help="on failure, show the traceback")
     bench.set_defaults(func=_bench)
     return parser
 
@@ -324,7 +357,20 @@ def main(argv=None) -> int:
     try:
         return args.func(args)
     except UserError as exc:
+        if args.debug:
+            raise
         print(f"skgloss {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print(f"skgloss {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # an unexpected failure: one line, the traceback only when asked for
+        if args.debug:
+            raise
+        print(f"skgloss {args.command}: error: {type(exc).__name__}: {exc} (--debug shows the traceback)",
+              file=sys.stderr)
         return 1
 
 

@@ -58,6 +58,8 @@ def resolve_device(device="auto") -> torch.device:
         raise ValueError(f"device={device!r} is not a torch device: {exc}") from exc
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device={device!r}: this torch build or machine has no CUDA device")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"device={device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
     if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise ValueError(f"device={device!r}: MPS is not available here")
     return dev

@@ -9,19 +9,30 @@ Formats, by suffix:
 
 An empty label cell, JSON ``null``, or ``-1`` marks an unlabeled row; such rows
 come back as the integer ``-1``, which :class:`~skgloss.GLossTextClassifier`
-treats as unlabeled.
+treats as unlabeled. A CSV row with fewer fields than the header has no
+label cell: it is read as unlabeled, with a warning that counts such rows.
+
+Files are read as UTF-8 (a byte-order mark is skipped) unless another
+``encoding`` is given; CSV fields of any length are read. Every problem is a
+``ValueError`` naming the file and the row: bytes that are not in the
+encoding, a text that is not valid Unicode (a lone surrogate from a JSON
+escape), a label that is a list or an object.
 """
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import csv
 import gzip
 import json
+import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["read_texts", "write_predictions", "FORMATS"]
+__all__ = ["read_texts", "write_predictions", "check_predictions_path", "FORMATS"]
 
 FORMATS = (".csv", ".tsv", ".jsonl", ".jsonl.gz", ".txt")
 
@@ -34,9 +45,20 @@ def _format(path):
     raise ValueError(f"{path}: unknown file type; expected one of {', '.join(FORMATS)}")
 
 
-def _open(path):
-    return gzip.open(path, "rt", encoding="utf-8") if path.name.lower().endswith(".gz") else \
-        open(path, encoding="utf-8", newline="")
+def _open(path, encoding="utf-8-sig"):
+    return gzip.open(path, "rt", encoding=encoding, newline="") if path.name.lower().endswith(".gz") else \
+        open(path, encoding=encoding, newline="")
+
+
+@contextlib.contextmanager
+def _any_field_size():
+    """Lift the csv module's 131,072-character field limit for one read, then put it back."""
+    old = csv.field_size_limit()
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+    try:
+        yield
+    finally:
+        csv.field_size_limit(old)
 
 
 def _unlabeled(value):
@@ -44,7 +66,7 @@ def _unlabeled(value):
         (isinstance(value, (int, float)) and not isinstance(value, bool) and value == -1)
 
 
-def read_texts(path, *, text_column="text", label_column=None, labels_path=None):
+def read_texts(path, *, text_column="text", label_column=None, labels_path=None, encoding="utf-8-sig"):
     """Read texts, and labels if asked for, from a CSV, TSV, JSONL or text file.
 
     Parameters
@@ -58,6 +80,9 @@ def read_texts(path, *, text_column="text", label_column=None, labels_path=None)
     labels_path : str or Path, optional
         For a ``.txt`` file: a file with one label a line, as many lines as
         texts (empty line or ``-1``: unlabeled).
+    encoding : str, default="utf-8-sig"
+        The files' text encoding (``"utf-8-sig"`` reads UTF-8 with or without
+        a byte-order mark).
 
     Returns
     -------
@@ -70,16 +95,60 @@ def read_texts(path, *, text_column="text", label_column=None, labels_path=None)
     FileNotFoundError
         A missing file.
     ValueError
-        An empty file, a missing column or key, a row without text, or a
-        labels file whose length differs from the texts'.
+        An empty file, a missing column or key, a row without text, a
+        labels file whose length differs from the texts', bytes not in
+        ``encoding``, a text that is not valid Unicode, or a label that is
+        not a single value.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise ValueError(f"encoding={encoding!r} is not a text encoding Python knows") from None
+    try:
+        with _any_field_size():
+            texts, labels, rows = _read(path, text_column, label_column, labels_path, encoding)
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not {encoding} text ({exc.reason} at byte {exc.start}); give its encoding "
+                         "(for example --encoding latin-1)") from None
+    if not texts:
+        raise ValueError(f"{path} is empty: no texts to read")
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            what = "no text (fewer fields than the header?)" if t is None else \
+                f"the text is {type(t).__name__} {t!r}, not a string"
+            raise ValueError(f"{path}, {rows(i)}: {what}")
+        if not t.isascii():
+            try:
+                t.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise ValueError(f"{path}, {rows(i)}: the text is not valid Unicode ({exc.reason} at character "
+                                 f"{exc.start})") from None
+    if label_column is None and labels_path is None:
+        return texts, None
+    missing = [i for i, v in enumerate(labels) if v is _MISSING]
+    if missing:
+        warnings.warn(f"{path}: {len(missing)} row(s) have fewer fields than the header (first: {rows(missing[0])})"
+                      "; they have no label and are read as unlabeled (-1)", UserWarning, stacklevel=2)
+    for i, v in enumerate(labels):
+        if isinstance(v, (list, dict)):
+            raise ValueError(f"{path}, {rows(i)}: the label is a JSON {type(v).__name__}, not a single value")
+    out = np.empty(len(labels), dtype=object)
+    out[:] = [-1 if v is _MISSING or _unlabeled(v) else v for v in labels]
+    return texts, out
+
+
+_MISSING = object()  # a label cell absent from a short CSV row
+
+
+def _read(path, text_column, label_column, labels_path, encoding):
+    """Texts and raw labels, and a function from a row index to where it is in the file."""
     fmt = _format(path)
-    texts, labels = [], []
+    texts, labels, where = [], [], []
     if fmt == ".txt":
-        with _open(path) as f:
+        with _open(path, encoding) as f:
             texts = [line.rstrip("\r\n") for line in f]
         while texts and not texts[-1].strip():
             texts.pop()
@@ -90,14 +159,15 @@ def read_texts(path, *, text_column="text", label_column=None, labels_path=None)
             lp = Path(labels_path)
             if not lp.is_file():
                 raise FileNotFoundError(f"{lp}: no such file")
-            with _open(lp) as f:
+            with _open(lp, encoding) as f:
                 labels = [line.rstrip("\r\n") for line in f]
             labels = labels[:len(texts)] if len(labels) > len(texts) and not any(
                 s.strip() for s in labels[len(texts):]) else labels
             if len(labels) != len(texts):
                 raise ValueError(f"{lp} has {len(labels)} labels for the {len(texts)} texts of {path}")
-    elif fmt in (".csv", ".tsv"):
-        with _open(path) as f:
+        return texts, labels, lambda i: f"line {i + 1}"
+    if fmt in (".csv", ".tsv"):
+        with _open(path, encoding) as f:
             reader = csv.DictReader(f, delimiter="," if fmt == ".csv" else "\t")
             columns = reader.fieldnames or []
             for name in (text_column, label_column):
@@ -105,10 +175,11 @@ def read_texts(path, *, text_column="text", label_column=None, labels_path=None)
                     raise ValueError(f"{path}: no column {name!r}; its columns are {columns}")
             for row in reader:
                 texts.append(row[text_column])
+                where.append(reader.line_num)
                 if label_column is not None:
-                    labels.append(row[label_column])
+                    labels.append(_MISSING if row[label_column] is None else row[label_column])
     else:
-        with _open(path) as f:
+        with _open(path, encoding) as f:
             for i, line in enumerate(f, 1):
                 if not line.strip():
                     continue
@@ -116,22 +187,35 @@ def read_texts(path, *, text_column="text", label_column=None, labels_path=None)
                     row = json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise ValueError(f"{path}, line {i}: not valid JSON ({exc.msg})") from None
+                if not isinstance(row, dict):
+                    raise ValueError(f"{path}, line {i}: a JSON {type(row).__name__}, not an object")
                 for name in (text_column, label_column):
                     if name is not None and name not in row:
                         raise ValueError(f"{path}, line {i}: no key {name!r}; its keys are {sorted(row)}")
                 texts.append(row[text_column])
+                where.append(i)
                 if label_column is not None:
                     labels.append(row[label_column])
-    if not texts:
-        raise ValueError(f"{path} is empty: no texts to read")
-    for i, t in enumerate(texts):
-        if not isinstance(t, str):
-            raise ValueError(f"{path}: the text of row {i + 1} is {type(t).__name__}, not a string")
-    if label_column is None and labels_path is None:
-        return texts, None
-    out = np.empty(len(labels), dtype=object)
-    out[:] = [-1 if _unlabeled(v) else v for v in labels]
-    return texts, out
+    return texts, labels, lambda i: f"line {where[i]}"
+
+
+def check_predictions_path(path) -> Path:
+    """Check, before predicting, that predictions can be written to ``path``; returns it as a ``Path``.
+
+    Raises ``ValueError`` for a suffix other than ``.csv``, ``.tsv`` or
+    ``.jsonl``, a path that is a folder, or one under a file.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder; give a file name ending in .csv, .tsv or .jsonl")
+    if not path.name.lower().endswith((".csv", ".tsv", ".jsonl")):
+        raise ValueError(f"{path}: predictions are written as .csv, .tsv or .jsonl")
+    parent = path.resolve().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ValueError(f"{path}: {parent} is a file, not a folder")
+    return path
 
 
 def write_predictions(path, texts, labels, proba, classes):
@@ -140,10 +224,8 @@ def write_predictions(path, texts, labels, proba, classes):
     CSV columns: ``text``, ``label`` and ``proba_<class>`` for each class; JSONL
     objects: ``{"text", "label", "proba": {class: p}}``. Returns the path.
     """
-    path = Path(path)
+    path = check_predictions_path(path)
     fmt = _format(path)
-    if fmt not in (".csv", ".tsv", ".jsonl"):
-        raise ValueError(f"{path}: predictions are written as .csv, .tsv or .jsonl")
     path.parent.mkdir(parents=True, exist_ok=True)
     classes = [c.item() if hasattr(c, "item") else c for c in classes]
     if fmt == ".jsonl":

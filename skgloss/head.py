@@ -12,7 +12,7 @@ the head, as a convex problem, on the embeddings of the training rows:
   give) is scored as epoch 0 and can be what ``fit`` keeps;
 - after every epoch, as a copy that competes with the trained head on the
   validation rows (that epoch's snapshot keeps it when it is better beyond
-  paired noise, :func:`skgloss.training.refit_head_wins`; training goes on
+  paired noise, :func:`skgloss.training.better_beyond_noise`; training goes on
   with the trained head);
 - after the last epoch of a fit without validation rows, which has nothing
   to choose with: there the closed-form head replaces the trained one.

@@ -26,12 +26,43 @@ import torch
 
 from .devices import transfer_options
 
-__all__ = ["TokenizedTexts", "device_batches", "length_sorted", "length_grouped_batches", "class_aware_batches",
-           "to_device"]
+__all__ = ["TokenizedTexts", "char_budget", "cut_at_whitespace", "device_batches", "length_sorted",
+           "length_grouped_batches", "class_aware_batches", "to_device"]
+
+
+#: Characters per token a text is first cut to (times ``max_length``, plus a margin); a cut text that
+#: then falls short of ``max_length`` tokens is tokenized whole.
+_CHARS_PER_TOKEN = 12
+_WHITESPACE = (" ", "\n", "\t", "\r")
+
+
+def char_budget(max_length: int) -> int:
+    """Characters of a text that are tokenized first: enough for ``max_length`` tokens of any usual text."""
+    return _CHARS_PER_TOKEN * int(max_length) + 64
+
+
+def cut_at_whitespace(text: str, budget: int) -> str:
+    """``text`` cut to at most ``budget`` characters, at the last whitespace (whole when it has none there).
+
+    Tokenizers split words at whitespace before anything else, so the tokens
+    of a text cut between two words are the first tokens of the whole text:
+    once the cut text has ``max_length`` tokens, truncating it gives what
+    truncating the whole text would, without tokenizing a 50,000-character
+    text to keep 128 tokens of it. A text with no whitespace in the second
+    half of the budget is kept whole.
+    """
+    if len(text) <= budget:
+        return text
+    k = max(text.rfind(c, budget // 2, budget) for c in _WHITESPACE)
+    return text[:k] if k > 0 else text
 
 
 class TokenizedTexts:
     """Texts tokenized once, truncated at ``max_length``.
+
+    Long texts are first cut to :func:`char_budget` characters at a word
+    boundary (:func:`cut_at_whitespace`), so that time and memory follow
+    ``max_length``, not the texts' length; the tokens are the same.
 
     Parameters
     ----------
@@ -59,10 +90,21 @@ class TokenizedTexts:
         self.token_types = "token_type_ids" in getattr(tokenizer, "model_input_names", ())
         self.ids = np.full((n, self.max_length), self.pad_id, dtype=np.int32)
         self.lengths = np.zeros(n, dtype=np.int64)
+        budget = char_budget(self.max_length)
+
+        def encode(chunk):
+            return tokenizer(chunk, truncation=True, max_length=self.max_length, padding=False,
+                             return_attention_mask=False, return_token_type_ids=False)["input_ids"]
+
         for start in range(0, n, chunk_size):
             chunk = [texts[i] for i in range(start, min(n, start + chunk_size))]
-            encoded = tokenizer(chunk, truncation=True, max_length=self.max_length, padding=False,
-                                return_attention_mask=False, return_token_type_ids=False)["input_ids"]
+            cut = [cut_at_whitespace(t, budget) for t in chunk]
+            encoded = encode(cut)
+            # a cut text short of max_length tokens (a run of spaces or symbols): the whole text after all
+            again = [j for j, (c, t, ids) in enumerate(zip(cut, chunk, encoded))
+                     if len(ids) < self.max_length and len(c) < len(t)]
+            for j, ids in zip(again, encode([chunk[j] for j in again]) if again else []):
+                encoded[j] = ids
             for i, ids in enumerate(encoded, start):
                 self.ids[i, :len(ids)] = ids
                 self.lengths[i] = len(ids)

@@ -11,11 +11,12 @@ the end.
 The head is also fitted in closed form (:mod:`skgloss.head`), as a copy
 that competes with the trained head on the validation rows at each epoch's
 end (it replaces the trained head in that epoch's snapshot only when it is
-better beyond paired noise, :func:`refit_head_wins`; training goes on with
-the trained head), and after the last epoch of a fit without validation.
-The starting point (the pre-trained encoder with such a head, and the
-first corpus graph) is scored as "epoch 0" and competes in model
-selection, so a fit with validation rows never ends worse on them than
+better beyond paired noise, :func:`better_beyond_noise`; training goes on
+with the trained head), and after the last epoch of a fit without
+validation. The starting point (the pre-trained encoder with such a head,
+and the first corpus graph) is scored as "epoch 0" and kept aside; at the
+end it replaces the best fine-tuned epoch when it is better on the
+validation rows beyond paired noise, so a fit that clearly hurts ends
 where it began.
 
 One encoder forward pass per training step: the pooled embeddings ``h`` of
@@ -36,6 +37,7 @@ from __future__ import annotations
 import copy
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -58,9 +60,9 @@ LOSSES = ("gloss", "ce", "supcon", "kl")
 BATCHING = ("random", "graph", "length", "class")
 #: With a progress bar, the loss shown is read from the device every this many steps.
 _BAR_EVERY = 10
-#: Standard errors by which the refit head must beat the trained one on the
-#: validation rows' disagreements to replace it (:func:`refit_head_wins`).
-REFIT_MARGIN_Z = 1.645
+#: Standard errors by which a challenger must beat the incumbent on the validation rows'
+#: disagreements to replace it (:func:`better_beyond_noise`).
+MARGIN_Z = 1.645
 
 
 @dataclass
@@ -250,28 +252,33 @@ def _val_scores(emb, logits, val_rows, val_y, config, graph):
     return float(np.mean(correct)), float(-np.mean(np.log(np.maximum(true, 1e-12)))), correct
 
 
-def refit_head_wins(trained_correct, refit_correct, z=REFIT_MARGIN_Z):
-    """Whether the refit copy beats the trained head on the validation rows, beyond paired noise.
+def better_beyond_noise(challenger_correct, incumbent_correct, z=MARGIN_Z):
+    """Whether a challenger beats the incumbent on the validation rows, beyond paired noise.
 
-    A one-sided McNemar test on the rows where the two heads disagree:
-    with ``b`` rows only the refit head gets right and ``c`` rows only the
-    trained head gets right, the refit copy wins when
-    ``b - c > z * sqrt(b + c)``. Otherwise the trained head (the one that
-    learned together with the encoder) is kept. Picking the better of two
-    heads by raw accuracy at every epoch on a small validation set rewards
+    A one-sided McNemar test on the rows where the two disagree: with ``b``
+    rows only the challenger gets right and ``c`` rows only the incumbent
+    gets right, the challenger wins when ``b - c > z * sqrt(b + c)``.
+    Two choices use it. At each epoch's end the refit head challenges the
+    trained head (the one that learned together with the encoder); at the
+    end of the fit the starting point (the pre-trained encoder with its
+    closed-form head) challenges the best fine-tuned epoch. Picking between
+    such candidates by raw accuracy on a small validation set rewards
     noise (the winner's curse): on MR with 100 validation texts a refit
-    head 6 texts ahead won and scored 5 points lower on the test set.
+    head 6 texts ahead of the trained one won an epoch and scored 5
+    points lower on the test set, and a starting point 2 texts ahead of
+    the best epoch was kept and scored 5 points lower.
 
     Parameters
     ----------
-    trained_correct, refit_correct : bool arrays, shape (n_val,)
-        Which validation rows each head classifies correctly.
-    z : float, default=REFIT_MARGIN_Z
+    challenger_correct, incumbent_correct : bool arrays, shape (n_val,)
+        Which validation rows each candidate classifies correctly.
+    z : float, default=MARGIN_Z
         The margin in standard errors (1.645: a one-sided 5 % test).
     """
-    trained_correct, refit_correct = np.asarray(trained_correct, bool), np.asarray(refit_correct, bool)
-    b = int(np.sum(refit_correct & ~trained_correct))
-    c = int(np.sum(trained_correct & ~refit_correct))
+    challenger_correct = np.asarray(challenger_correct, bool)
+    incumbent_correct = np.asarray(incumbent_correct, bool)
+    b = int(np.sum(challenger_correct & ~incumbent_correct))
+    c = int(np.sum(incumbent_correct & ~challenger_correct))
     return b - c > z * math.sqrt(b + c)
 
 
@@ -370,10 +377,17 @@ def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_row
         forward = torch.compile(encoder, **(config.compile if isinstance(config.compile, dict) else {}))
     has_val = len(val_rows) > 0
     shipped = {"head": head}  # the head an epoch's snapshot keeps: the trained one or its refit copy
-    early = EarlyStopping(config.n_iter_no_change,
-                          snapshot=lambda: (_copy_state(encoder, shipped["head"]), hook.snapshot()),
-                          restore=lambda s: (encoder.load_state_dict(s[0][0]), head.load_state_dict(s[0][1]),
-                                             hook.restore(s[1])))
+
+    def restore(state):
+        (encoder_state, head_state), graph_state = state
+        encoder.load_state_dict(encoder_state)
+        head.load_state_dict(head_state)
+        hook.restore(graph_state)
+
+    early = EarlyStopping(config.n_iter_no_change, restore=restore,
+                          snapshot=lambda: (_copy_state(encoder, shipped["head"]), hook.snapshot()))
+    start_point = None  # (snapshot, per-row validation correctness) of the pre-trained encoder and its head
+    best_correct = None  # per-row validation correctness of the best epoch so far
     labels = {"labels": y.astype(np.int64)}
     result = TrainingResult()
     call_callbacks(callbacks, "on_fit_begin", {
@@ -384,9 +398,9 @@ def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_row
         start_head = _refit_head(encoder, head, tokens, train_rows, y, config, device, hook)
         if start_head is not None:
             shipped["head"], logits = start_head, _head_logits(start_head, emb)
-        result.start_score, result.start_log_loss, _ = _val_scores(emb, logits, val_rows, val_y, config,
-                                                                   _val_graph(config, hook))
-        early.update(0, result.start_score, -result.start_log_loss)
+        result.start_score, result.start_log_loss, start_correct = _val_scores(
+            emb, logits, val_rows, val_y, config, _val_graph(config, hook))
+        start_point = ((_copy_state(encoder, shipped["head"]), hook.snapshot()), start_correct)
         shipped["head"] = head
         logger.info("epoch 0 (the starting point): val_score=%.4f", result.start_score)
     for epoch in range(1, config.max_epochs + 1):
@@ -411,6 +425,11 @@ def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_row
                 bar.set_postfix(loss=f"{float(terms['loss']):.4f}")
         record = {"epoch": epoch, **sums.means(), "steps": n_steps}
         record.update({k: v - counters_before[k] for k, v in objective.counters().items()})
+        if not math.isfinite(record.get("loss", 0.0)):
+            record["seconds"] = time.perf_counter() - start
+            result.history.append(record)
+            _diverged(record, config, early if has_val else None)
+            break
         log_loss = None
         if has_val:
             emb, logits = _validation_pass(encoder, head, tokens, val_rows, config, device, hook)
@@ -419,16 +438,17 @@ def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_row
         record["val_score"] = None
         if has_val:  # the trained head, or its refit copy where that is better beyond noise (same embeddings)
             graph = _val_graph(config, hook)
-            name, shipped["head"], (score, log_loss, trained_correct) = (
+            name, shipped["head"], (score, log_loss, correct) = (
                 "trained", head, _val_scores(emb, logits, val_rows, val_y, config, graph))
+            trained_correct = correct
             record["val_score_trained"] = score
             if refit is not None:
                 refit_scores = _val_scores(emb, _head_logits(refit, emb), val_rows, val_y, config, graph)
                 record["val_score_refit"] = refit_scores[0]
                 record["val_only_refit_correct"] = int(np.sum(refit_scores[2] & ~trained_correct))
                 record["val_only_trained_correct"] = int(np.sum(trained_correct & ~refit_scores[2]))
-                if refit_head_wins(trained_correct, refit_scores[2]):
-                    name, shipped["head"], (score, log_loss, _) = "refit", refit, refit_scores
+                if better_beyond_noise(refit_scores[2], trained_correct):
+                    name, shipped["head"], (score, log_loss, correct) = "refit", refit, refit_scores
             record["val_score"], record["val_log_loss"], record["head"] = score, log_loss, name
         record["seconds"] = time.perf_counter() - start
         result.history.append(record)
@@ -437,6 +457,8 @@ def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_row
                            if isinstance(v, float) and k not in ("seconds", "graph_seconds"))
         logger.info("epoch %d: %s (%.1f s)", epoch, summary, record["seconds"])
         stop = early.update(epoch, record["val_score"], -log_loss) if has_val else False
+        if has_val and early.best_epoch == epoch:
+            best_correct = correct
         shipped["head"] = head
         if call_callbacks(callbacks, "on_epoch_end", epoch, record):
             logger.info("a callback stopped the fit after epoch %d", epoch)
@@ -445,10 +467,38 @@ def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_row
             break
     if has_val:
         early.restore_best()
+        # the starting point replaces the best epoch only when it is better beyond paired noise
+        if start_point is not None and (best_correct is None or better_beyond_noise(start_point[1], best_correct)):
+            restore(start_point[0])
+            early.best_epoch = 0
     else:  # nothing to choose with: the closed-form head, which never lags the embeddings
         refit = _refit_head(encoder, head, tokens, train_rows, y, config, device, hook)
         if refit is not None:
             head.load_state_dict(refit.state_dict())
     result.best_epoch = early.best_epoch
+    _warn_if_graph_term_idle(result.history, config)
     call_callbacks(callbacks, "on_fit_end", result.history)
     return result
+
+
+def _diverged(record, config, early):
+    """A non-finite training loss: keep the best epoch so far (with validation rows), or fail."""
+    what = (f"the training loss became {record['loss']} in epoch {record['epoch']}: training diverged "
+            f"(learning_rate={config.learning_rate} may be too high; precision={config.precision!r})")
+    if early is None:
+        raise FloatingPointError(f"{what}; with no validation rows there is no earlier epoch to keep")
+    warnings.warn(f"{what}; training stopped and the best epoch so far on validation (or the pre-trained "
+                  "starting point) is kept: see best_epoch_", RuntimeWarning, stacklevel=5)
+
+
+def _warn_if_graph_term_idle(history, config):
+    """Warn when no masked row ever entered L_G: the fit was cross-entropy alone, scaled by (1 - λ)."""
+    used = [r.get("masked_rows_used") for r in history]
+    if config.loss != "gloss" or config.lam == 0 or not used or None in used or sum(used) > 0:
+        return
+    warnings.warn(
+        f"every G-Loss batch was degenerate: in {sum(r['steps'] for r in history)} steps no masked row reached a "
+        "kept labeled row through its batch's graph, so L_G taught nothing and the fit was (1 - lam) times "
+        "cross-entropy (history_ counts 'degenerate_batches'). With many classes and few rows each, a class "
+        "rarely has two rows in a batch: use batching='class' or a larger batch_size.",
+        UserWarning, stacklevel=5)

@@ -139,3 +139,62 @@ def test_bench_runs_the_harness(tiny_bert, tmp_path):
     assert out.returncode == 0, out.stderr
     rec = json.loads((tmp_path / "runs" / "cpu" / "mr__ce__seed0.json").read_text())
     assert rec["n_train"] == 20 and rec["n_test"] == 8 and rec["params"]["loss"] == "ce"
+
+
+def test_fit_checks_its_output_before_it_trains(files, tiny_bert):
+    (files / "taken").write_text("keep me")
+    out = skgloss("fit", str(files / "train.csv"), "--text-column", "body", "--label-column", "topic",
+                  "--model", tiny_bert, "-o", str(files / "taken"))
+    assert out.returncode == 1 and "taken is a file" in out.stderr and "Traceback" not in out.stderr
+    assert "texts (" not in out.stdout and "epoch" not in out.stderr  # it never started training
+    assert (files / "taken").read_text() == "keep me"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--device", "cuda:99"], "device='cuda:99'"),  # no machine has 100 GPUs, so this fails everywhere
+    (["--lam", "7"], "lam == 7"),
+])
+def test_fit_checks_parameters_and_device_before_it_loads_the_model(files, tiny_bert, args, message):
+    out = skgloss("fit", str(files / "train.csv"), "--text-column", "body", "--label-column", "topic",
+                  "--model", tiny_bert, "-o", str(files / "never"), *args)
+    assert out.returncode == 1 and message in out.stderr and len(out.stderr.strip().splitlines()) == 1
+    assert "texts (" not in out.stdout and not (files / "never").exists()
+
+
+def test_list_labels_are_refused_before_training(files, tiny_bert):
+    (files / "lists.jsonl").write_text('{"text": "apple", "label": "a"}\n{"text": "car", "label": ["b"]}\n')
+    out = skgloss("fit", str(files / "lists.jsonl"), "--model", tiny_bert, "-o", str(files / "never"))
+    assert out.returncode == 1 and "line 2: the label is a JSON list" in out.stderr
+    assert not (files / "never").exists()
+
+
+def test_predict_checks_its_output_before_it_predicts(files):
+    (files / "a_folder").mkdir(exist_ok=True)
+    out = skgloss("predict", str(files / "no_model_yet"), str(files / "new.txt"), "-o", str(files / "a_folder"))
+    assert out.returncode == 1 and "a_folder is a folder" in out.stderr  # checked before the model is looked at
+    out = skgloss("predict", str(files / "no_model_yet"), str(files / "new.txt"), "-o", str(files / "p.parquet"))
+    assert out.returncode == 1 and "predictions are written as .csv, .tsv or .jsonl" in out.stderr
+
+
+def test_debug_shows_the_traceback(files):
+    (files / "taken2").write_text("x")
+    out = skgloss("fit", str(files / "train.csv"), "-o", str(files / "taken2"), "--debug")
+    assert out.returncode == 1 and "Traceback" in out.stderr and "is a file" in out.stderr
+
+
+def test_ctrl_c_exits_130_with_one_line(files, tiny_bert):
+    import signal
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "skgloss", "fit", str(files / "train.csv"), "--text-column",
+                             "body", "--label-column", "topic", "--model", tiny_bert, "--max-length", "16",
+                             "--max-epochs", "500", "-o", str(files / "interrupted"), "--quiet"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    line = proc.stdout.readline()  # printed once every check has passed, just before training
+    assert "skgloss fit: 60 texts" in line
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert err.strip().splitlines()[-1] == "skgloss fit: interrupted" and "Traceback" not in err
+    assert not (files / "interrupted").exists()

@@ -38,7 +38,13 @@ def test_tsv_jsonl_gz_and_txt(tmp_path):
     ("a.csv", "body\nx\n", {}, "no column 'text'; its columns are ['body']"),
     ("a.csv", "text\nx\n", {"label_column": "label"}, "no column 'label'"),
     ("a.jsonl", '{"text": "x"}\n', {"label_column": "y"}, "line 1: no key 'y'"),
-    ("a.jsonl", '{"text": 3}\n', {}, "row 1 is int, not a string"),
+    ("a.jsonl", '{"text": 3}\n', {}, "line 1: the text is int 3, not a string"),
+    ("a.jsonl", '{"text": "ok"}\n{"text": "x\\ud800y"}\n', {}, "line 2: the text is not valid Unicode"),
+    ("a.jsonl", '{"text": "x", "label": ["a", "b"]}\n', {"label_column": "label"},
+     "line 1: the label is a JSON list, not a single value"),
+    ("a.jsonl", '["x", "y"]\n', {}, "line 1: a JSON list, not an object"),
+    ("a.csv", "text\nok\n\xe9t\xe9\n", {"encoding": "ascii"}, "not ascii text"),
+    ("a.csv", "text\nx\n", {"encoding": "klingon"}, "encoding='klingon' is not a text encoding"),
     ("a.jsonl", "{oops\n", {}, "line 1: not valid JSON"),
     ("a.txt", "x\n", {"label_column": "label"}, "a .txt file has no label column"),
     ("a.parquet", "x", {}, "unknown file type"),
@@ -69,3 +75,27 @@ def test_write_predictions_csv_and_jsonl(tmp_path):
     assert recs[0] == {"text": "a", "label": 0, "proba": {"0": 0.9, "1": 0.1}}
     with pytest.raises(ValueError, match="predictions are written as"):
         write_predictions(tmp_path / "p.txt", ["a"], ["neg"], proba[:1], classes)
+
+
+def test_encodings_byte_order_mark_and_long_fields(tmp_path):
+    import csv as csv_module
+
+    limit = csv_module.field_size_limit()
+    (tmp_path / "bom.csv").write_bytes("\ufefftext,label\nhéllo,a\n".encode("utf-8"))
+    assert read_texts(tmp_path / "bom.csv", label_column="label")[0] == ["héllo"]  # not a '\ufefftext' column
+    (tmp_path / "latin.csv").write_bytes("text\ncaf\xe9\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"latin\.csv: not utf-8-sig text .*--encoding latin-1"):
+        read_texts(tmp_path / "latin.csv")
+    assert read_texts(tmp_path / "latin.csv", encoding="latin-1")[0] == ["café"]
+    long_text = "word " * 60_000  # 300,000 characters: beyond the csv module's default 131,072
+    with open(tmp_path / "long.csv", "w", newline="") as f:
+        csv_module.writer(f).writerows([["text"], [long_text], ["short"]])
+    assert read_texts(tmp_path / "long.csv")[0] == [long_text, "short"]
+    assert csv_module.field_size_limit() == limit  # the module's global limit is put back
+
+
+def test_short_csv_rows_are_unlabeled_with_a_warning(tmp_path):
+    (tmp_path / "ragged.csv").write_text("text,label\na,x\nb\nc,y\nd\n")
+    with pytest.warns(UserWarning, match=r"2 row\(s\) have fewer fields than the header \(first: line 3\)"):
+        texts, labels = read_texts(tmp_path / "ragged.csv", label_column="label")
+    assert texts == ["a", "b", "c", "d"] and labels.tolist() == ["x", -1, "y", -1]

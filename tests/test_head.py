@@ -9,7 +9,7 @@ from sklearn.linear_model import LogisticRegression
 from skgloss import GLossTextClassifier
 from skgloss.encoder import embed_texts, load_encoder
 from skgloss.head import fit_linear_head
-from skgloss.training import refit_head_wins
+from skgloss.training import better_beyond_noise
 
 FAST = dict(max_length=16, batch_size=8, max_epochs=2, learning_rate=2e-3, random_state=0)
 
@@ -99,8 +99,8 @@ def test_without_refit_the_head_is_left_to_its_gradient_steps(tiny_bert):
 
 
 def test_a_fit_that_only_hurts_ends_where_it_began(tiny_bert):
-    """A learning rate that wrecks the encoder: the starting point wins validation and is what ships."""
-    X, y = make_texts(20)
+    """A learning rate that wrecks the encoder: the starting point wins validation clearly and is what ships."""
+    X, y = make_texts(40)
     clf = GLossTextClassifier(tiny_bert, **{**FAST, "loss": "ce", "learning_rate": 5.0, "max_epochs": 2,
                                             "max_grad_norm": None, "n_iter_no_change": None,
                                             "validation_fraction": 0.2}).fit(X, y)
@@ -142,16 +142,16 @@ def test_each_epoch_keeps_the_refit_head_only_when_it_is_better_beyond_noise(tin
         assert h["val_score"] == h[f"val_score_{h['head']}"]
 
 
-def test_refit_head_wins_is_a_one_sided_paired_test():
+def test_better_beyond_noise_is_a_one_sided_paired_test():
     trained = np.array([True] * 60 + [False] * 40)
     # refit fixes 6 rows the trained head got wrong: b=6, c=0 -> 6 > 1.645*sqrt(6)=4.03
-    assert refit_head_wins(trained, np.r_[[True] * 66, [False] * 34])
+    assert better_beyond_noise(np.r_[[True] * 66, [False] * 34], trained)
     # the same accuracy gain over many disagreements is noise: b=16, c=10 -> 6 < 1.645*sqrt(26)=8.4
     refit = trained.copy()
     refit[:10] = False
     refit[60:76] = True
     assert refit.mean() - trained.mean() == pytest.approx(0.06)
-    assert not refit_head_wins(trained, refit)
-    assert not refit_head_wins(trained, trained)  # identical heads: the trained one stays
-    assert not refit_head_wins(refit, trained)  # never when the copy is worse
-    assert refit_head_wins(trained, refit, z=1.0)  # 6 > 5.1
+    assert not better_beyond_noise(refit, trained)
+    assert not better_beyond_noise(trained, trained)  # identical: the incumbent stays
+    assert not better_beyond_noise(trained, refit)  # never when the challenger is worse
+    assert better_beyond_noise(refit, trained, z=1.0)  # 6 > 5.1

