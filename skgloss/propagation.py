@@ -36,7 +36,6 @@ __all__ = ["transition_matrix", "harmonic_solve", "harmonic_solve_dense", "harmo
 # group of unknown nodes has no edge path to any labeled node (possible with
 # kNN sparsification); those nodes then receive exactly zero labeled mass.
 _RIDGE = 1e-12
-_TINY = 1e-300
 
 
 def transition_matrix(W: torch.Tensor) -> torch.Tensor:
@@ -54,13 +53,21 @@ def transition_matrix(W: torch.Tensor) -> torch.Tensor:
     T : torch.Tensor of shape (n, n)
         Same dtype as ``W``. Rows of isolated nodes (all-zero rows) stay zero.
     """
+    # A degree (or column, or row sum) at or below ``floor`` counts as zero: its node is isolated. The
+    # "double where" keeps the excluded branch's gradient exactly zero, where 1/sqrt of a denormal would
+    # give inf, and inf times a zero upstream gradient NaN (found by tests/test_fuzz.py).
+    floor = torch.finfo(W.dtype).tiny ** 0.5
+
+    def divided(S, x):  # S / x where x > floor, else 0
+        ok = x > floor
+        return torch.where(ok, S / torch.where(ok, x, torch.ones_like(x)), torch.zeros_like(S))
+
     d = W.sum(dim=1)
-    d_inv_sqrt = torch.where(d > 0, d.clamp_min(_TINY).rsqrt(), torch.zeros_like(d))
+    ok = d > floor
+    d_inv_sqrt = torch.where(ok, torch.where(ok, d, torch.ones_like(d)).rsqrt(), torch.zeros_like(d))
     S = d_inv_sqrt[:, None] * W * d_inv_sqrt[None, :]
-    col = S.sum(dim=0, keepdim=True)
-    S = S / torch.where(col > 0, col, torch.ones_like(col))
-    row = S.sum(dim=1, keepdim=True)
-    return S / torch.where(row > 0, row, torch.ones_like(row))
+    S = divided(S, S.sum(dim=0, keepdim=True))
+    return divided(S, S.sum(dim=1, keepdim=True))
 
 
 def _check_inputs(W, labels, n_classes):
