@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import itertools
 import json
 import logging
 import re
@@ -231,18 +232,23 @@ def _fit(args) -> int:
 
 
 def _predict(args) -> int:
-    from .files import check_predictions_path, write_predictions
+    from .files import PredictionWriter, check_predictions_path, iter_texts
 
     _checked(check_predictions_path, args.output)
-    texts, _ = _read(args, args.input)
-    clf = _load(args.model, args.quiet)
-    proba = clf.predict_proba(texts)
-    labels = clf.classes_[proba.argmax(axis=1)]
+    chunks = iter_texts(args.input, text_column=args.text_column, encoding=args.encoding)
     try:
-        write_predictions(args.output, texts, labels, proba, clf.classes_)
+        first = next(chunks)  # the input's first problems show before the model loads
+    except (FileNotFoundError, ValueError) as exc:
+        raise UserError(str(exc)) from None
+    clf = _load(args.model, args.quiet)
+    try:
+        with PredictionWriter(args.output, clf.classes_) as writer:
+            for texts in itertools.chain([first], chunks):  # a chunk at a time: memory stays flat
+                proba = clf.predict_proba(texts)
+                writer.write(texts, clf.classes_[proba.argmax(axis=1)], proba)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    print(f"wrote {len(texts)} predictions to {args.output}")
+    print(f"wrote {writer.n_rows} predictions to {args.output}")
     return 0
 
 

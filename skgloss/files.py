@@ -26,13 +26,14 @@ import contextlib
 import csv
 import gzip
 import json
+import os
 import sys
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["read_texts", "write_predictions", "check_predictions_path", "FORMATS"]
+__all__ = ["read_texts", "iter_texts", "write_predictions", "PredictionWriter", "check_predictions_path", "FORMATS"]
 
 FORMATS = (".csv", ".tsv", ".jsonl", ".jsonl.gz", ".txt")
 
@@ -100,73 +101,113 @@ def read_texts(path, *, text_column="text", label_column=None, labels_path=None,
         ``encoding``, a text that is not valid Unicode, or a label that is
         not a single value.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
-    try:
-        codecs.lookup(encoding)
-    except LookupError:
-        raise ValueError(f"encoding={encoding!r} is not a text encoding Python knows") from None
-    try:
-        with _any_field_size():
-            texts, labels, rows = _read(path, text_column, label_column, labels_path, encoding)
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{path}: not {encoding} text ({exc.reason} at byte {exc.start}); give its encoding "
-                         "(for example --encoding latin-1)") from None
+    path = _check_file(path, encoding)
+    if _format(path) == ".txt" and label_column is not None and labels_path is None:
+        raise ValueError(f"{path}: a .txt file has no label column; give a labels file "
+                         "(one label a line) or use CSV/JSONL")
+    texts, labels, lines = [], [], []
+    with _decoding(path, encoding):
+        for line, text, label in _records(path, text_column, label_column if labels_path is None else None,
+                                          encoding):
+            texts.append(text)
+            labels.append(label)
+            lines.append(line)
+        if labels_path is not None:
+            labels = _read_labels_file(path, Path(labels_path), len(texts), encoding)
     if not texts:
         raise ValueError(f"{path} is empty: no texts to read")
-    for i, t in enumerate(texts):
-        if not isinstance(t, str):
-            what = "no text (fewer fields than the header?)" if t is None else \
-                f"the text is {type(t).__name__} {t!r}, not a string"
-            raise ValueError(f"{path}, {rows(i)}: {what}")
-        if not t.isascii():
-            try:
-                t.encode("utf-8")
-            except UnicodeEncodeError as exc:
-                raise ValueError(f"{path}, {rows(i)}: the text is not valid Unicode ({exc.reason} at character "
-                                 f"{exc.start})") from None
     if label_column is None and labels_path is None:
         return texts, None
     missing = [i for i, v in enumerate(labels) if v is _MISSING]
     if missing:
-        warnings.warn(f"{path}: {len(missing)} row(s) have fewer fields than the header (first: {rows(missing[0])})"
-                      "; they have no label and are read as unlabeled (-1)", UserWarning, stacklevel=2)
+        warnings.warn(f"{path}: {len(missing)} row(s) have fewer fields than the header (first: line "
+                      f"{lines[missing[0]]}); they have no label and are read as unlabeled (-1)", UserWarning,
+                      stacklevel=2)
     for i, v in enumerate(labels):
         if isinstance(v, (list, dict)):
-            raise ValueError(f"{path}, {rows(i)}: the label is a JSON {type(v).__name__}, not a single value")
+            raise ValueError(f"{path}, line {lines[i]}: the label is a JSON {type(v).__name__}, not a single value")
     out = np.empty(len(labels), dtype=object)
     out[:] = [-1 if v is _MISSING or _unlabeled(v) else v for v in labels]
     return texts, out
 
 
+def iter_texts(path, *, text_column="text", encoding="utf-8-sig", chunk_size=8192):
+    """The texts of a file, ``chunk_size`` at a time (lists of str), checked as :func:`read_texts` checks them.
+
+    Only one chunk is in memory at a time, so a file of any length can be
+    predicted on (``skgloss predict`` reads its input this way).
+    """
+    path = _check_file(path, encoding)
+    chunk, n = [], 0
+    with _decoding(path, encoding):
+        for _, text, _ in _records(path, text_column, None, encoding):
+            chunk.append(text)
+            n += 1
+            if len(chunk) == chunk_size:
+                yield chunk
+                chunk = []
+    if chunk:
+        yield chunk
+    elif n == 0:
+        raise ValueError(f"{path} is empty: no texts to read")
+
+
 _MISSING = object()  # a label cell absent from a short CSV row
 
 
-def _read(path, text_column, label_column, labels_path, encoding):
-    """Texts and raw labels, and a function from a row index to where it is in the file."""
+def _check_file(path, encoding):
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    _format(path)
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise ValueError(f"encoding={encoding!r} is not a text encoding Python knows") from None
+    return path
+
+
+@contextlib.contextmanager
+def _decoding(path, encoding):
+    """Any CSV field size for the read; bytes that are not ``encoding`` as a ValueError naming the file."""
+    try:
+        with _any_field_size():
+            yield
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not {encoding} text ({exc.reason} at byte {exc.start}); give its encoding "
+                         "(for example --encoding latin-1)") from None
+
+
+def _checked_text(path, line, text):
+    if not isinstance(text, str):
+        what = "no text (fewer fields than the header?)" if text is None else \
+            f"the text is {type(text).__name__} {text!r}, not a string"
+        raise ValueError(f"{path}, line {line}: {what}")
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError(f"{path}, line {line}: the text is not valid Unicode ({exc.reason} at character "
+                             f"{exc.start})") from None
+    return text
+
+
+def _records(path, text_column, label_column, encoding):
+    """``(line, text, raw label)`` for every row of a file, in order; the label is None without a label column."""
     fmt = _format(path)
-    texts, labels, where = [], [], []
     if fmt == ".txt":
+        blank = []  # blank lines are texts only when a text follows them
         with _open(path, encoding) as f:
-            texts = [line.rstrip("\r\n") for line in f]
-        while texts and not texts[-1].strip():
-            texts.pop()
-        if label_column is not None and labels_path is None:
-            raise ValueError(f"{path}: a .txt file has no label column; give a labels file "
-                             "(one label a line) or use CSV/JSONL")
-        if labels_path is not None:
-            lp = Path(labels_path)
-            if not lp.is_file():
-                raise FileNotFoundError(f"{lp}: no such file")
-            with _open(lp, encoding) as f:
-                labels = [line.rstrip("\r\n") for line in f]
-            labels = labels[:len(texts)] if len(labels) > len(texts) and not any(
-                s.strip() for s in labels[len(texts):]) else labels
-            if len(labels) != len(texts):
-                raise ValueError(f"{lp} has {len(labels)} labels for the {len(texts)} texts of {path}")
-        return texts, labels, lambda i: f"line {i + 1}"
-    if fmt in (".csv", ".tsv"):
+            for i, line in enumerate(f, 1):
+                text = line.rstrip("\r\n")
+                if not text.strip():
+                    blank.append((i, text))
+                    continue
+                for j, b in blank:
+                    yield j, b, None
+                blank.clear()
+                yield i, _checked_text(path, i, text), None
+    elif fmt in (".csv", ".tsv"):
         with _open(path, encoding) as f:
             reader = csv.DictReader(f, delimiter="," if fmt == ".csv" else "\t")
             columns = reader.fieldnames or []
@@ -174,10 +215,10 @@ def _read(path, text_column, label_column, labels_path, encoding):
                 if name is not None and columns and name not in columns:
                     raise ValueError(f"{path}: no column {name!r}; its columns are {columns}")
             for row in reader:
-                texts.append(row[text_column])
-                where.append(reader.line_num)
+                label = None
                 if label_column is not None:
-                    labels.append(_MISSING if row[label_column] is None else row[label_column])
+                    label = _MISSING if row[label_column] is None else row[label_column]
+                yield reader.line_num, _checked_text(path, reader.line_num, row[text_column]), label
     else:
         with _open(path, encoding) as f:
             for i, line in enumerate(f, 1):
@@ -192,11 +233,20 @@ def _read(path, text_column, label_column, labels_path, encoding):
                 for name in (text_column, label_column):
                     if name is not None and name not in row:
                         raise ValueError(f"{path}, line {i}: no key {name!r}; its keys are {sorted(row)}")
-                texts.append(row[text_column])
-                where.append(i)
-                if label_column is not None:
-                    labels.append(row[label_column])
-    return texts, labels, lambda i: f"line {where[i]}"
+                yield i, _checked_text(path, i, row[text_column]), (
+                    row[label_column] if label_column is not None else None)
+
+
+def _read_labels_file(path, lp, n_texts, encoding):
+    if not lp.is_file():
+        raise FileNotFoundError(f"{lp}: no such file")
+    with _open(lp, encoding) as f:
+        labels = [line.rstrip("\r\n") for line in f]
+    if len(labels) > n_texts and not any(s.strip() for s in labels[n_texts:]):
+        labels = labels[:n_texts]
+    if len(labels) != n_texts:
+        raise ValueError(f"{lp} has {len(labels)} labels for the {n_texts} texts of {path}")
+    return labels
 
 
 def check_predictions_path(path) -> Path:
@@ -218,26 +268,54 @@ def check_predictions_path(path) -> Path:
     return path
 
 
-def write_predictions(path, texts, labels, proba, classes):
-    """Write one prediction per text: CSV (``.csv``/``.tsv``) or JSONL (``.jsonl``).
+class PredictionWriter:
+    """Predictions written chunk by chunk: CSV (``.csv``/``.tsv``) or JSONL (``.jsonl``).
 
-    CSV columns: ``text``, ``label`` and ``proba_<class>`` for each class; JSONL
-    objects: ``{"text", "label", "proba": {class: p}}``. Returns the path.
+    CSV columns: ``text``, ``label`` and ``proba_<class>`` for each class;
+    JSONL objects: ``{"text", "label", "proba": {class: p}}``. The rows go to
+    a temporary file beside ``path`` that replaces it when the writer closes
+    without an error, so a failed or interrupted prediction never leaves a
+    half-written file (nor destroys an older one).
+
+    Use as a context manager; :meth:`write` takes one chunk at a time.
     """
-    path = check_predictions_path(path)
-    fmt = _format(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    classes = [c.item() if hasattr(c, "item") else c for c in classes]
-    if fmt == ".jsonl":
-        with open(path, "w", encoding="utf-8") as f:
-            for t, label, p in zip(texts, labels, proba):
-                label = label.item() if hasattr(label, "item") else label
-                f.write(json.dumps({"text": t, "label": label,
-                                    "proba": {str(c): round(float(v), 6) for c, v in zip(classes, p)}}) + "\n")
-    else:
-        with open(path, "w", encoding="utf-8", newline="") as f:
-            w = csv.writer(f, delimiter="," if fmt == ".csv" else "\t")
-            w.writerow(["text", "label"] + [f"proba_{c}" for c in classes])
-            for t, label, p in zip(texts, labels, proba):
-                w.writerow([t, label] + [f"{float(v):.6f}" for v in p])
-    return path
+
+    def __init__(self, path, classes):
+        self.path = check_predictions_path(path)
+        self.classes = [c.item() if hasattr(c, "item") else c for c in classes]
+        self.fmt = _format(self.path)
+        self.n_rows = 0
+
+    def __enter__(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = self.path.with_name(f".{self.path.name}.writing")
+        self._file = open(self._tmp, "w", encoding="utf-8", newline="")
+        if self.fmt != ".jsonl":
+            self._csv = csv.writer(self._file, delimiter="," if self.fmt == ".csv" else "\t")
+            self._csv.writerow(["text", "label"] + [f"proba_{c}" for c in self.classes])
+        return self
+
+    def write(self, texts, labels, proba):
+        for t, label, p in zip(texts, labels, proba):
+            label = label.item() if hasattr(label, "item") else label
+            if self.fmt == ".jsonl":
+                self._file.write(json.dumps({"text": t, "label": label, "proba": {
+                    str(c): round(float(v), 6) for c, v in zip(self.classes, p)}}) + "\n")
+            else:
+                self._csv.writerow([t, label] + [f"{float(v):.6f}" for v in p])
+        self.n_rows += len(texts)
+
+    def __exit__(self, exc_type, exc, tb):
+        self._file.close()
+        if exc_type is None:
+            os.replace(self._tmp, self.path)
+        else:
+            self._tmp.unlink(missing_ok=True)
+        return False
+
+
+def write_predictions(path, texts, labels, proba, classes):
+    """Write one prediction per text (all at once; see :class:`PredictionWriter`). Returns the path."""
+    with PredictionWriter(path, classes) as writer:
+        writer.write(texts, labels, proba)
+    return writer.path

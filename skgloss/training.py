@@ -266,7 +266,8 @@ def better_beyond_noise(challenger_correct, incumbent_correct, z=MARGIN_Z):
     noise (the winner's curse): on MR with 100 validation texts a refit
     head 6 texts ahead of the trained one won an epoch and scored 5
     points lower on the test set, and a starting point 2 texts ahead of
-    the best epoch was kept and scored 5 points lower.
+    the best epoch was kept and scored 6 points lower (:doc:`user_guide`,
+    "Why margins").
 
     Parameters
     ----------

@@ -99,3 +99,35 @@ def test_short_csv_rows_are_unlabeled_with_a_warning(tmp_path):
     with pytest.warns(UserWarning, match=r"2 row\(s\) have fewer fields than the header \(first: line 3\)"):
         texts, labels = read_texts(tmp_path / "ragged.csv", label_column="label")
     assert texts == ["a", "b", "c", "d"] and labels.tolist() == ["x", -1, "y", -1]
+
+
+@pytest.mark.parametrize("name", ["a.csv", "a.jsonl", "a.txt"])
+def test_iter_texts_gives_read_texts_in_chunks(tmp_path, name):
+    from skgloss.files import iter_texts
+
+    texts = [f"text number {i}" if i % 5 else "" for i in range(23)] + ["last"]
+    path = tmp_path / name
+    if name.endswith(".csv"):
+        with open(path, "w", newline="") as f:
+            csv.writer(f).writerows([["text"]] + [[t] for t in texts])
+    elif name.endswith(".jsonl"):
+        path.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
+    else:
+        path.write_text("\n".join(texts) + "\n\n\n")  # trailing blank lines are not texts
+    chunks = list(iter_texts(path, chunk_size=5))
+    assert [len(c) for c in chunks] == [5, 5, 5, 5, 4]
+    assert sum(chunks, []) == read_texts(path)[0] == texts
+
+
+def test_a_failed_write_leaves_the_old_predictions_and_no_partial_file(tmp_path):
+    from skgloss.files import PredictionWriter
+
+    out = tmp_path / "pred.csv"
+    write_predictions(out, ["a"], ["x"], np.array([[1.0, 0.0]]), ["x", "y"])
+    before = out.read_text()
+    with pytest.raises(KeyboardInterrupt):
+        with PredictionWriter(out, ["x", "y"]) as writer:
+            writer.write(["b"], ["y"], np.array([[0.0, 1.0]]))
+            raise KeyboardInterrupt
+    assert out.read_text() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pred.csv"]
