@@ -118,8 +118,8 @@ def fit_predict(method, XL, yL, XU, Xt, seed):
 def render(out=RESULTS / "few_shot.md"):
     recs = [json.loads(p.read_text()) for p in sorted(RUNS.glob("*.json"))]
     lines = ["# Few shots", "", "Test accuracy (%), mean ± std over seeds (n), 1,000 test texts, all-MiniLM-L6-v2, "
-             "max_length 64; fit seconds (median) on the 2-core CPU, at one torch thread beside another job, "
-             "so indicative only. "
+             "max_length 64; fit seconds (median) on the 2-core CPU, at 1 or 2 torch threads (each file "
+             "records its own) and some beside another job, so indicative only. "
              "Rendered by "
              "`python benchmarks/few_shot.py --render` from `benchmarks/results/runs/few_shot/`.", "",
              "| dataset | labeled / class | unlabeled | method | accuracy | n | fit s |",

@@ -74,6 +74,9 @@ def check_output_folder(folder) -> Path:
     folder = Path(folder)
     if folder.is_file():
         raise ModelFolderError(f"{folder} is a file; give a folder to save the model in")
+    if Path.cwd().resolve().is_relative_to(folder.resolve()):
+        raise ModelFolderError(f"{folder} is the current folder or holds it; saving replaces the whole folder, "
+                               "so give a folder beside or below it")
     if folder.is_dir() and any(folder.iterdir()) and not (folder / CONFIG_FILE).is_file():
         raise ModelFolderError(f"{folder} is a folder that holds other files and no {CONFIG_FILE}: saving would "
                                "replace it; give a new or empty folder, or a skgloss model folder")
@@ -156,7 +159,7 @@ def save_model(est, folder) -> Path:
     See the module docstring for the layout and the guarantees. Returns the
     folder as a ``Path``.
     """
-    folder = check_output_folder(folder)
+    folder = check_output_folder(folder).absolute()
     folder.parent.mkdir(parents=True, exist_ok=True)
     tag = uuid.uuid4().hex[:8]
     tmp = folder.with_name(f".{folder.name}.saving-{tag}")

@@ -78,6 +78,15 @@ def test_an_interrupted_save_leaves_the_old_model_whole(models, tmp_path, monkey
     assert hasattr(loaded, "graph_")
 
 
+def test_saving_refuses_the_current_folder(models, tmp_path, monkeypatch):
+    clf, _, _ = models
+    (tmp_path / "skgloss.json").write_text("{}")  # even a model folder: replacing it would pull the cwd away
+    monkeypatch.chdir(tmp_path)
+    for target in (".", str(tmp_path), str(tmp_path.parent)):
+        with pytest.raises(ModelFolderError, match="current folder"):
+            clf.save_pretrained(target)
+
+
 @pytest.mark.parametrize("kind", ["file", "foreign folder"])
 def test_saving_refuses_to_replace_what_is_not_a_model(models, tmp_path, kind):
     clf, _, _ = models
