@@ -122,6 +122,7 @@ def render(out=RESULTS / "few_shot.md"):
              "records its own) and some beside another job, so indicative only. "
              "Rendered by "
              "`python benchmarks/few_shot.py --render` from `benchmarks/results/runs/few_shot/`.", "",
+             "## Test accuracy (%) and fit seconds", "",
              "| dataset | labeled / class | unlabeled | method | accuracy | n | fit s |",
              "|---|---|---|---|---|---|---|"]
     keys = sorted({(r["dataset"], r["shots"], r["unlabeled"], r["method"]) for r in recs},
