@@ -37,13 +37,22 @@ def check_texts(X, name="X") -> list:
     for i, t in enumerate(arr):
         if not isinstance(t, str):
             raise TypeError(f"{name}[{i}] is {type(t).__name__} {t!r}; every element of {name} must be a str")
-        if not t.isascii():
-            try:
-                t.encode("utf-8")
-            except UnicodeEncodeError as exc:  # a lone surrogate, which no tokenizer can read
-                raise ValueError(f"{name}[{i}] is not valid Unicode: {exc.reason} at character {exc.start} "
-                                 f"({t[exc.start]!r})") from None
+        exc = unicode_error(t)
+        if exc is not None:
+            raise ValueError(f"{name}[{i}] is not valid Unicode: {exc.reason} at character {exc.start} "
+                             f"({t[exc.start]!r})")
     return arr.tolist()
+
+
+def unicode_error(text: str):
+    """The ``UnicodeEncodeError`` of a text no tokenizer can read (a lone surrogate), or None."""
+    if text.isascii():
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return exc
+    return None
 
 
 def is_unlabeled(v) -> bool:

@@ -33,6 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._validation import unicode_error
+
 __all__ = ["read_texts", "iter_texts", "write_predictions", "PredictionWriter", "check_predictions_path", "FORMATS"]
 
 FORMATS = (".csv", ".tsv", ".jsonl", ".jsonl.gz", ".txt")
@@ -183,12 +185,10 @@ def _checked_text(path, line, text):
         what = "no text (fewer fields than the header?)" if text is None else \
             f"the text is {type(text).__name__} {text!r}, not a string"
         raise ValueError(f"{path}, line {line}: {what}")
-    if not text.isascii():
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise ValueError(f"{path}, line {line}: the text is not valid Unicode ({exc.reason} at character "
-                             f"{exc.start})") from None
+    exc = unicode_error(text)
+    if exc is not None:
+        raise ValueError(f"{path}, line {line}: the text is not valid Unicode ({exc.reason} at character "
+                         f"{exc.start})")
     return text
 
 
