@@ -32,7 +32,7 @@ import numpy as np
 
 WORDS = ("the film is a good bad great dull story plot actor scene music ending long short funny sad "
          "warm cold slow quick bright dark").split()
-DEFAULT_CASES = ["short-10", "short-10000", "short-100000", "short-1000000", "long-1000x50k"]
+DEFAULT_CASES = ["short-10", "short-10000", "short-100000", "long-1000x50k", "short-1000000"]
 
 
 def write_case(case, path, seed=0):
@@ -90,6 +90,7 @@ def main():
         return fit_model(args.fit_model, args.max_length)
 
     rows = []
+    out = Path(__file__).resolve().parent / "results" / "memory.json"
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         fitted = subprocess.run([sys.executable, __file__, "--fit-model", str(tmp / "model"), "--max-length",
@@ -103,9 +104,10 @@ def main():
             print(f"{case}: {n} rows, {size / 2**20:.1f} MiB in, {seconds:.1f} s, peak RSS {peak:.0f} MiB "
                   f"(exit {code})", flush=True)
             (tmp / "input.csv").unlink()
-    out = Path(__file__).resolve().parent / "results" / "memory.json"
-    out.write_text(json.dumps({"max_length": args.max_length, "model": "sentence-transformers/all-MiniLM-L6-v2",
-                               "cases": rows, "machine": facts}, indent=2))
+            # written after every case, so a long run that is stopped keeps the cases it finished
+            out.write_text(json.dumps({"max_length": args.max_length,
+                                       "model": "sentence-transformers/all-MiniLM-L6-v2",
+                                       "cases": rows, "machine": facts}, indent=2))
     print("\n| case | rows | input (MiB) | peak RSS (MiB) | seconds |\n|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['case']} | {r['rows']:,} | {r['input_mib']:.1f} | {r['peak_rss_mib']:.0f} | {r['seconds']:.0f} |")
