@@ -8,6 +8,8 @@ the encoder in :mod:`skgloss.encoder` and the loop in :mod:`skgloss.training`.
 from __future__ import annotations
 
 import copy
+import functools
+import json
 import warnings
 
 import numpy as np
@@ -20,6 +22,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._logging import logger, verbosity
 from ._validation import check_choice, check_number, check_texts, encode_labels, is_unlabeled
 from .callbacks import check_callbacks
+from .checkpoint import CheckpointFolder, fit_fingerprint
 from .corpus import CorpusGraph
 from .devices import PRECISIONS, resolve_device, resolve_precision
 from .encoder import DEFAULT_MODEL, POOLINGS, embed_tokens, load_encoder, resolve_model_path
@@ -43,6 +46,22 @@ DEFAULT_CORPUS_NEIGHBORS = 10
 _FITTED_ATTRIBUTES = ("classes_", "device_", "precision_", "sigma_", "encoder_", "tokenizer_", "head_", "history_",
                       "n_iter_", "best_epoch_", "start_score_", "n_features_out_", "graph_", "label_distributions_",
                       "transduction_", "corpus_embeddings_", "_neighbor_index")
+
+
+def _fitted_attributes(*, classes, device, precision, sigma, encoder, tokenizer, head, history, best_epoch,
+                       start_score, graph):
+    """The fitted attributes of a model (``graph``: the corpus graph's (bank, graph, F), or None)."""
+    encoder.eval()
+    head.eval()
+    fitted = {"classes_": classes, "device_": device, "precision_": precision, "sigma_": sigma,
+              "encoder_": encoder, "tokenizer_": tokenizer, "head_": head, "history_": history,
+              "n_iter_": len(history), "best_epoch_": best_epoch, "start_score_": start_score,
+              "n_features_out_": int(encoder.config.hidden_size)}
+    if graph is not None:
+        bank, G, F = graph
+        fitted.update(graph_=G, label_distributions_=F, transduction_=classes[F.argmax(axis=1)],
+                      corpus_embeddings_=bank)
+    return fitted
 
 
 def _fit_seed(random_state):
@@ -457,7 +476,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         return np.setdiff1d(rows, val), np.sort(val)
 
     # --------------------------------------------------------------------- fit
-    def fit(self, X, y):
+    def fit(self, X, y, *, checkpoint_dir=None, resume=False):
         """Fine-tune the encoder and the head on texts.
 
         Parameters
@@ -468,6 +487,21 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             Labels of any sortable type. ``-1`` marks unlabeled rows: they take
             part in each batch's graph as unlabeled nodes (``loss="gloss"``)
             and never in the CE term.
+        checkpoint_dir : str or path-like, optional
+            A folder where, after every epoch, the fit saves what it needs to
+            go on (``training_state.pt``) and the model it would return if
+            it ended there (``model/``, loadable with :meth:`from_pretrained`),
+            each replaced atomically. A folder that holds an earlier fit's
+            checkpoint is refused unless ``resume=True``. Give each fit its
+            own folder (not one for every fit of a grid search).
+        resume : bool, default=False
+            Go on from the checkpoint in ``checkpoint_dir`` (after a Ctrl-C,
+            a crash or a killed process): the same ``X``, ``y`` and
+            parameters are required (``verbose``, ``callbacks`` and
+            ``device`` may differ), the checkpointed fit's seed is used, and
+            the fit ends as the uninterrupted one would have (on the same
+            kind of device: the same predictions). With no checkpoint there
+            yet, the fit starts from the beginning.
 
         Returns
         -------
@@ -478,10 +512,11 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         The fit is all or nothing: the fitted attributes are set only once
         it succeeds. A fit that raises, or is interrupted (Ctrl-C), leaves
         an estimator fitted before exactly as it was, and an unfitted one
-        unfitted.
+        unfitted; with ``checkpoint_dir``, the epochs it finished are kept
+        there. See :doc:`user_guide`, "Checkpoints and resuming".
         """
         with verbosity(self.verbose):
-            self._set_fitted(self._fit(X, y))
+            self._set_fitted(self._fit(X, y, checkpoint_dir=checkpoint_dir, resume=resume))
         return self
 
     def _set_fitted(self, fitted):
@@ -490,12 +525,20 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             self.__dict__.pop(name, None)
         self.__dict__.update(fitted)
 
-    def _fit(self, X, y):
+    def _fit(self, X, y, checkpoint_dir=None, resume=False):
         """The whole fit, without touching ``self``'s fitted state; returns the fitted attributes."""
         self._validate_params()
         texts = check_texts(X)
         classes, y_idx = encode_labels(y, len(texts))
-        seed = _fit_seed(self.random_state)
+        checkpoints, resume_state = None, None
+        if checkpoint_dir is None:
+            if resume is not False:
+                raise ValueError("resume=True needs checkpoint_dir: the folder of the checkpoint to go on from")
+            seed = _fit_seed(self.random_state)
+        else:  # before the model loads: a wrong folder fails now, a resumed fit takes the seed it had
+            checkpoints = CheckpointFolder(checkpoint_dir, resume)
+            seed, resume_state = checkpoints.begin(fit_fingerprint(self, texts, classes, y_idx),
+                                                   lambda: _fit_seed(self.random_state))
         train_rows, val_rows = self._validation_split(y_idx, seed)
         n_unlabeled = int(np.sum(y_idx < 0))
         logger.info("fitting %s (loss=%s) on %d texts: %d labeled, %d unlabeled, %d classes; %d held out for "
@@ -550,18 +593,30 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                 batching=self.batching, inference=self.inference, blend_weight=self.blend_weight,
                 graph_backend=self.graph_backend, precision=precision, compile=self.compile,
             )
+            fitted = functools.partial(_fitted_attributes, classes=classes, device=device, precision=precision,
+                                       sigma=sigma, tokenizer=tokenizer)
+            checkpoint = None if checkpoints is None else functools.partial(
+                self._write_checkpoint, checkpoints, fitted, encoder, head)
             result = train(encoder, head, tokens, y_seen, config, device, train_rows=train_rows,
-                           val_rows=val_rows, val_y=y_idx[val_rows], hook=corpus, callbacks=callbacks)
-        encoder.eval()
-        head.eval()
-        fitted = {"classes_": classes, "device_": device, "precision_": precision, "sigma_": sigma,
-                  "encoder_": encoder, "tokenizer_": tokenizer, "head_": head, "history_": result.history,
-                  "n_iter_": len(result.history), "best_epoch_": result.best_epoch,
-                  "start_score_": result.start_score, "n_features_out_": int(encoder.config.hidden_size)}
-        if corpus is not None:
-            fitted.update(graph_=corpus.graph, label_distributions_=corpus.F,
-                          transduction_=classes[corpus.F.argmax(axis=1)], corpus_embeddings_=corpus.bank)
-        return fitted
+                           val_rows=val_rows, val_y=y_idx[val_rows], hook=corpus, callbacks=callbacks,
+                           checkpoint=checkpoint, resume=resume_state)
+        return fitted(encoder=encoder, head=head, history=result.history, best_epoch=result.best_epoch,
+                      start_score=result.start_score,
+                      graph=None if corpus is None else (corpus.bank, corpus.graph, corpus.F))
+
+    def _write_checkpoint(self, checkpoints, fitted, encoder, head, state, selected):
+        """After an epoch: the model the fit would return now (when it changed), then the training state."""
+        weights, graph, epoch = selected
+        model = None
+        if epoch != checkpoints.model_epoch:
+            encoder, head = copy.deepcopy(encoder), copy.deepcopy(head)
+            encoder.load_state_dict(weights[0])
+            head.load_state_dict(weights[1])
+            so_far = json.loads(state["result"])
+            model = type(self)(**self.get_params(deep=False))
+            model._set_fitted(fitted(encoder=encoder, head=head, history=so_far["history"], best_epoch=epoch,
+                                     start_score=so_far["start_score"], graph=graph))
+        checkpoints.write(state, model, epoch)
 
     def _corpus_neighbors(self):
         return DEFAULT_CORPUS_NEIGHBORS if self.n_neighbors is None else int(self.n_neighbors)

@@ -214,9 +214,14 @@ def _fit(args) -> int:
           f"from {args.train}", flush=True)
     try:
         start = time.perf_counter()
-        clf.fit(texts, labels)
+        clf.fit(texts, labels, checkpoint_dir=args.checkpoint_dir, resume=args.resume)
     except (ValueError, TypeError) as exc:
         raise UserError(str(exc)) from None
+    except KeyboardInterrupt:
+        if args.checkpoint_dir:
+            print(f"the epochs finished so far are in {args.checkpoint_dir}: run the same command with --resume "
+                  "to go on", file=sys.stderr)
+        raise
     fit_s = time.perf_counter() - start
     best = None
     if clf.best_epoch_ is not None:
@@ -331,6 +336,11 @@ def build_parser():
     fit.add_argument("train", help="training file (.csv, .tsv, .jsonl, .jsonl.gz or .txt)")
     fit.add_argument("--output", "-o", required=True, help="model folder to write (save_pretrained)")
     fit.add_argument("--plots", action="store_true", help="also write PNG plots to OUTPUT/plots")
+    fit.add_argument("--checkpoint-dir", metavar="FOLDER",
+                     help="after every epoch, save what the fit needs to go on here (and the model so far, in "
+                          "FOLDER/model)")
+    fit.add_argument("--resume", action="store_true",
+                     help="go on from the checkpoint in --checkpoint-dir (start from the beginning if it has none)")
     text_options(fit, labels=True)
     _add_estimator_options(fit)
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 
 from ._logging import logger
@@ -31,7 +32,7 @@ from .devices import DeviceCounts
 from .graph import knn_graph
 from .propagation import label_spreading
 
-__all__ = ["CorpusGraph", "NoCorpusGraph"]
+__all__ = ["CorpusGraph", "NoCorpusGraph", "snapshot_to_tensors", "snapshot_from_tensors"]
 
 
 class NoCorpusGraph:
@@ -310,3 +311,32 @@ class CorpusGraph:
     def restore(self, snap):
         self.bank, self.graph, self.F = snap
         self.attach(self.device)
+
+
+def snapshot_to_tensors(snap):
+    """A :meth:`CorpusGraph.snapshot` as a dict of tensors (None stays None), for a checkpoint file."""
+    if snap is None:
+        return None
+    bank, graph, F = snap
+    out = {"bank": torch.from_numpy(np.ascontiguousarray(bank))}
+    if graph is not None:
+        graph = graph.tocsr()
+        out.update(graph_indptr=torch.from_numpy(graph.indptr.astype(np.int64)),
+                   graph_indices=torch.from_numpy(graph.indices.astype(np.int64)),
+                   graph_data=torch.from_numpy(graph.data.astype(np.float64)),
+                   graph_shape=torch.tensor(graph.shape, dtype=torch.int64))
+    if F is not None:
+        out["F"] = torch.from_numpy(np.ascontiguousarray(F))
+    return out
+
+
+def snapshot_from_tensors(tensors):
+    """The snapshot that :func:`snapshot_to_tensors` was given."""
+    if tensors is None:
+        return None
+    graph = None
+    if "graph_indptr" in tensors:
+        graph = sp.csr_matrix((tensors["graph_data"].numpy(), tensors["graph_indices"].numpy(),
+                               tensors["graph_indptr"].numpy()), shape=tuple(tensors["graph_shape"].tolist()))
+    F = tensors["F"].numpy() if "F" in tensors else None
+    return tensors["bank"].numpy().copy(), graph, None if F is None else F.copy()

@@ -137,6 +137,12 @@ class _NoScaler:
     def update(self):
         pass
 
+    def state_dict(self):
+        return {}
+
+    def load_state_dict(self, state):
+        pass
+
 
 def grad_scaler(device: torch.device, precision: str):
     """``torch.amp.GradScaler`` for ``"fp16"``, else an object with the same methods that does nothing.

@@ -111,7 +111,8 @@ def _to_json(v):
     raise TypeError(f"cannot save a label or class_weight key of type {type(v).__name__} in JSON")
 
 
-def _metadata(est):
+def json_params(est) -> dict:
+    """``est.get_params()`` as JSON data (callbacks, being code, become None; a RandomState None)."""
     params = est.get_params()
     params["model_name_or_path"] = os.fspath(params["model_name_or_path"])
     params["device"] = str(params["device"])
@@ -120,10 +121,14 @@ def _metadata(est):
         params["random_state"] = None
     if isinstance(params["class_weight"], dict):
         params["class_weight"] = {"__pairs__": [[_to_json(k), float(v)] for k, v in params["class_weight"].items()]}
+    return params
+
+
+def _metadata(est):
     return {
         "format_version": FORMAT_VERSION,
         "skgloss_version": __version__,
-        "params": params,
+        "params": json_params(est),
         "classes": [_to_json(c) for c in est.classes_.tolist()],
         "classes_dtype": est.classes_.dtype.str if est.classes_.dtype != object else "object",
         "sigma_": est.sigma_,

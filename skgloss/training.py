@@ -35,6 +35,7 @@ overflow at every step.)
 from __future__ import annotations
 
 import copy
+import json
 import math
 import time
 import warnings
@@ -46,7 +47,7 @@ from tqdm.auto import tqdm
 
 from ._logging import logger
 from .callbacks import EarlyStopping, call_callbacks
-from .corpus import NoCorpusGraph
+from .corpus import NoCorpusGraph, snapshot_from_tensors, snapshot_to_tensors
 from .devices import autocast, grad_scaler
 from .encoder import accepts_4d_mask, embed_tokens, encode
 from .head import fit_linear_head
@@ -54,7 +55,8 @@ from .inference import GraphInference, class_probabilities
 from .inputs import class_aware_batches, device_batches, length_grouped_batches, to_device
 from .losses import BatchContext, CrossEntropyLoss, GLoss, NeighbourKLLoss, SupConLoss
 
-__all__ = ["TrainingConfig", "TrainingResult", "make_objective", "epoch_batches", "training_step", "train"]
+__all__ = ["TrainingConfig", "TrainingResult", "make_objective", "epoch_batches", "training_step", "train",
+           "TRAINING_STATE_VERSION"]
 
 LOSSES = ("gloss", "ce", "supcon", "kl")
 BATCHING = ("random", "graph", "length", "class")
@@ -63,6 +65,8 @@ _BAR_EVERY = 10
 #: Standard errors by which a challenger must beat the incumbent on the validation rows'
 #: disagreements to replace it (:func:`better_beyond_noise`).
 MARGIN_Z = 1.645
+#: Version of the dict that :func:`train` hands its ``checkpoint`` callable (and takes back as ``resume``).
+TRAINING_STATE_VERSION = 1
 
 
 @dataclass
@@ -318,7 +322,7 @@ def _head_logits(head, emb):
 
 
 def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_rows=None, val_rows=None,
-          val_y=None, hook=None, callbacks=()):
+          val_y=None, hook=None, callbacks=(), checkpoint=None, resume=None):
     """Fine-tune ``encoder`` and ``head`` in place.
 
     Parameters
@@ -346,6 +350,18 @@ def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_row
     callbacks : list
         Objects with ``on_fit_begin`` / ``on_epoch_end`` / ``on_fit_end``
         (:mod:`skgloss.callbacks`).
+    checkpoint : callable, optional
+        Called after every epoch as ``checkpoint(state, selected)``: ``state``
+        is everything the loop needs to go on from there (a dict of tensors,
+        numbers and strings, see :func:`_training_state`), ``selected`` is
+        ``(weights, graph_snapshot, epoch)`` of the model the fit would
+        return if it ended now (the best epoch, or the starting point, with
+        validation rows; the latest epoch with its trained head without).
+    resume : dict, optional
+        A ``state`` that ``checkpoint`` was given: the loop puts it back
+        (weights, optimizer, schedule, random generators, corpus graph,
+        early stopping, history) and goes on with the next epoch, so that
+        the fit ends as the uninterrupted one would have.
 
     Returns
     -------
@@ -394,7 +410,14 @@ def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_row
     call_callbacks(callbacks, "on_fit_begin", {
         "n_train": int(len(train_rows)), "n_validation": int(len(val_rows)), "max_epochs": config.max_epochs,
         "steps_per_epoch": steps_per_epoch, "device": str(device), "precision": config.precision})
-    if has_val:  # epoch 0: the starting point (pre-trained encoder, closed-form head) competes
+    loop = {"rng": rng, "objective": objective, "hook": hook, "early": early, "result": result,
+            "opt": opt, "sched": sched, "scaler": scaler, "device": device}
+    first_epoch, stopped = 1, False
+    if resume is not None:
+        first_epoch, stopped, start_point, best_correct = _restore_training_state(
+            resume, encoder, head, restore, **loop)
+        logger.info("resumed after epoch %d", first_epoch - 1)
+    elif has_val:  # epoch 0: the starting point (pre-trained encoder, closed-form head) competes
         emb, logits = _validation_pass(encoder, head, tokens, val_rows, config, device, hook)
         start_head = _refit_head(encoder, head, tokens, train_rows, y, config, device, hook)
         if start_head is not None:
@@ -404,7 +427,8 @@ def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_row
         start_point = ((_copy_state(encoder, shipped["head"]), hook.snapshot()), start_correct)
         shipped["head"] = head
         logger.info("epoch 0 (the starting point): val_score=%.4f", result.start_score)
-    for epoch in range(1, config.max_epochs + 1):
+    last_epoch = first_epoch - 1 if stopped else config.max_epochs  # a resumed fit that had stopped trains no more
+    for epoch in range(first_epoch, last_epoch + 1):
         start = time.perf_counter()
         encoder.train()
         head.train()
@@ -464,6 +488,9 @@ def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_row
         if call_callbacks(callbacks, "on_epoch_end", epoch, record):
             logger.info("a callback stopped the fit after epoch %d", epoch)
             stop = True
+        if checkpoint is not None:
+            checkpoint(_training_state(epoch, stop, encoder, head, start_point, best_correct, **loop),
+                       _selected_model(encoder, head, hook, early, start_point, best_correct, has_val, epoch))
         if stop:
             break
     if has_val:
@@ -480,6 +507,75 @@ def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_row
     _warn_if_graph_term_idle(result.history, config)
     call_callbacks(callbacks, "on_fit_end", result.history)
     return result
+
+
+def _selected_model(encoder, head, hook, early, start_point, best_correct, has_val, epoch):
+    """``(weights, graph_snapshot, epoch)`` of the model the fit would return if it ended after this epoch."""
+    if not has_val:
+        return [encoder.state_dict(), head.state_dict()], hook.snapshot(), epoch
+    if start_point is not None and (best_correct is None or better_beyond_noise(start_point[1], best_correct)):
+        return (*start_point[0], 0)
+    return (*early.state, early.best_epoch)
+
+
+def _training_state(epoch, stopped, encoder, head, start_point, best_correct, *, rng, objective, hook, early,
+                    result, opt, sched, scaler, device):
+    """Everything the loop needs to go on after ``epoch``, as tensors, numbers and strings.
+
+    Plain data only, so that ``torch.load(..., weights_only=True)`` reads it
+    back: the current weights, the optimizer's moments, the schedule, the
+    gradient scaler, every random generator the loop draws from (numpy's for
+    batches, torch's for dropout, the objective's for G-Loss masks), the
+    corpus graph, early stopping with its best snapshot, the starting point,
+    and the history so far (as JSON).
+    """
+    cuda = device.type == "cuda"
+    return {
+        "version": TRAINING_STATE_VERSION, "epoch": epoch, "stopped": bool(stopped),
+        "weights": [encoder.state_dict(), head.state_dict()],
+        "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "scaler": scaler.state_dict(),
+        "rng": {"numpy": json.dumps(rng.bit_generator.state), "torch": torch.get_rng_state(),
+                "cuda": torch.cuda.get_rng_state(device) if cuda else None, "objective": objective.rng_state()},
+        "graph": snapshot_to_tensors(hook.snapshot()),
+        "early": {"best_score": float(early.best_score), "best_tie": float(early._best_tie),
+                  "best_epoch": early.best_epoch, "since_best": early.since_best,
+                  "weights": None if early.state is None else early.state[0],
+                  "graph": None if early.state is None else snapshot_to_tensors(early.state[1])},
+        "start_point": None if start_point is None else {
+            "weights": start_point[0][0], "graph": snapshot_to_tensors(start_point[0][1]),
+            "correct": torch.from_numpy(np.asarray(start_point[1], bool))},
+        "best_correct": None if best_correct is None else torch.from_numpy(np.asarray(best_correct, bool)),
+        "result": json.dumps({"history": result.history, "n_steps": result.n_steps,
+                              "start_score": result.start_score, "start_log_loss": result.start_log_loss}),
+    }
+
+
+def _restore_training_state(state, encoder, head, restore, *, rng, objective, hook, early, result, opt, sched,
+                            scaler, device):
+    """Put back what :func:`_training_state` returned; ``(next epoch, stopped, start_point, best_correct)``."""
+    if state.get("version") != TRAINING_STATE_VERSION:
+        raise ValueError(f"the checkpoint's training state has version {state.get('version')!r}; this skgloss "
+                         f"reads version {TRAINING_STATE_VERSION}")
+    restore((state["weights"], snapshot_from_tensors(state["graph"])))
+    opt.load_state_dict(state["optimizer"])
+    sched.load_state_dict(state["scheduler"])
+    scaler.load_state_dict(state["scaler"])
+    rng.bit_generator.state = json.loads(state["rng"]["numpy"])
+    torch.set_rng_state(state["rng"]["torch"])
+    if device.type == "cuda" and state["rng"]["cuda"] is not None:
+        torch.cuda.set_rng_state(state["rng"]["cuda"], device)
+    objective.set_rng_state(state["rng"]["objective"])
+    e = state["early"]
+    early.best_score, early._best_tie, early.best_epoch, early.since_best = (
+        e["best_score"], e["best_tie"], e["best_epoch"], e["since_best"])
+    early.state = None if e["weights"] is None else (e["weights"], snapshot_from_tensors(e["graph"]))
+    s = state["start_point"]
+    start_point = None if s is None else ((s["weights"], snapshot_from_tensors(s["graph"])), s["correct"].numpy())
+    best_correct = None if state["best_correct"] is None else state["best_correct"].numpy()
+    saved = json.loads(state["result"])
+    result.history, result.n_steps = saved["history"], saved["n_steps"]
+    result.start_score, result.start_log_loss = saved["start_score"], saved["start_log_loss"]
+    return state["epoch"] + 1, state["stopped"], start_point, best_correct
 
 
 def _diverged(record, config, early):

@@ -198,3 +198,31 @@ def test_ctrl_c_exits_130_with_one_line(files, tiny_bert):
     assert proc.returncode == 130
     assert err.strip().splitlines()[-1] == "skgloss fit: interrupted" and "Traceback" not in err
     assert not (files / "interrupted").exists()
+
+
+def test_ctrl_c_with_a_checkpoint_then_resume_gives_the_uninterrupted_model(files, tiny_bert):
+    import signal
+    import time
+
+    common = [str(files / "train.csv"), "--text-column", "body", "--label-column", "topic", "--model", tiny_bert,
+              "--max-length", "16", "--max-epochs", "12", "--device", "cpu", "--random-state", "0", "--quiet"]
+    ckpt = files / "ckpt"
+    proc = subprocess.Popen([sys.executable, "-m", "skgloss", "fit", *common, "-o", str(files / "resumed"),
+                             "--checkpoint-dir", str(ckpt)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    deadline = time.monotonic() + 120
+    while not (ckpt / "training_state.pt").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "run the same command with --resume" in err and "Traceback" not in err
+    out = skgloss("fit", *common, "-o", str(files / "resumed"), "--checkpoint-dir", str(ckpt))
+    assert out.returncode == 1 and "pass resume=True" in out.stderr  # never overwrites the checkpoint
+    assert skgloss("fit", *common, "-o", str(files / "resumed"), "--checkpoint-dir", str(ckpt),
+                   "--resume").returncode == 0
+    assert skgloss("fit", *common, "-o", str(files / "whole")).returncode == 0
+    for name in ("resumed", "whole"):
+        assert skgloss("predict", str(files / name), str(files / "new.txt"), "-o",
+                       str(files / f"{name}.csv")).returncode == 0
+    assert (files / "resumed.csv").read_text() == (files / "whole.csv").read_text()

@@ -147,6 +147,13 @@ class Objective(nn.Module):
         """Running counts the objective keeps (e.g. degenerate batches), as ints."""
         return {}
 
+    def rng_state(self) -> dict:
+        """The states of the objective's own random generators, by device (for checkpoints)."""
+        return {}
+
+    def set_rng_state(self, state: dict) -> None:
+        """Put back what :meth:`rng_state` returned."""
+
 
 def check_lam(lam) -> float:
     if isinstance(lam, bool) or not isinstance(lam, Real) or not math.isfinite(lam) or not 0 <= lam <= 1:

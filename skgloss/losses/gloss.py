@@ -273,6 +273,14 @@ class GLoss(MixedLoss):
             self._device_generators[key] = torch.Generator(device=device).manual_seed(self._seed)
         return self._device_generators[key]
 
+    def rng_state(self) -> dict:
+        return {"cpu": self.generator.get_state(),
+                **{key: g.get_state() for key, g in self._device_generators.items()}}
+
+    def set_rng_state(self, state):
+        for key, value in state.items():
+            self.generator_for(key).set_state(value)
+
     def graph_term(self, embeddings, labels):
         loss, info = g_loss_with_info(
             embeddings, labels, gamma=self.gamma, sigma=self.sigma, n_neighbors=self.n_neighbors,
