@@ -9,13 +9,18 @@ imports torch: on Linux a child's peak starts at its parent's size when it
 is forked.
 
 - ``short-N``: N short texts (5-9 words each, about 40 characters);
-- ``long-1000x50k``: 1,000 texts of 50,000 characters each.
+- ``long-1000x50k``: 1,000 texts of 50,000 characters each;
+- ``long-1000x2k``: its control, 1,000 texts of 2,000 characters (already
+  beyond ``max_length=128`` tokens, so the model sees the same lengths):
+  what the long case costs beyond it is what text length costs.
+
+Results of earlier runs are kept: a case run again replaces its row.
 
 The CLI reads and predicts 8,192 texts at a time and cuts long texts to a
 character budget before tokenizing (:mod:`skgloss.inputs`), so peak memory
 should not grow with N or with text length beyond the model's own.
 
-Usage: python benchmarks/memory.py [--cases short-10 short-10000 short-100000 short-1000000 long-1000x50k]
+Usage: python benchmarks/memory.py [--cases short-10 short-10000 short-100000 long-1000x2k long-1000x50k short-1000000]
 Writes benchmarks/results/memory.json and prints a markdown table.
 """
 
@@ -32,7 +37,7 @@ import numpy as np
 
 WORDS = ("the film is a good bad great dull story plot actor scene music ending long short funny sad "
          "warm cold slow quick bright dark").split()
-DEFAULT_CASES = ["short-10", "short-10000", "short-100000", "long-1000x50k", "short-1000000"]
+DEFAULT_CASES = ["short-10", "short-10000", "short-100000", "long-1000x2k", "long-1000x50k", "short-1000000"]
 
 
 def write_case(case, path, seed=0):
@@ -89,8 +94,10 @@ def main():
     if args.fit_model:
         return fit_model(args.fit_model, args.max_length)
 
-    rows = []
     out = Path(__file__).resolve().parent / "results" / "memory.json"
+    earlier = json.loads(out.read_text()) if out.exists() else {}
+    rows = [r for r in earlier.get("cases", []) if r["case"] not in args.cases
+            and earlier.get("max_length") == args.max_length]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         fitted = subprocess.run([sys.executable, __file__, "--fit-model", str(tmp / "model"), "--max-length",

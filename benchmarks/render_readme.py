@@ -190,6 +190,32 @@ def knn_scaling(data):
     return lines
 
 
+def memory(data):
+    m = data["machine"]
+    lines = [f"`skgloss predict` on generated texts, each case in a fresh process (peak RSS of that process), "
+             f"all-MiniLM-L6-v2 fitted on 200 MR texts, max_length {data['max_length']}, "
+             f"{m['cpu_count']} CPU cores, {m['torch_threads']} torch threads "
+             "(`python benchmarks/memory.py`):", "",
+             "| case | rows | input (MiB) | peak RSS (MiB) | seconds | rows / s |", "|---|---|---|---|---|---|"]
+    for r in data["cases"]:
+        lines.append(f"| {r['case']} | {r['rows']:,} | {r['input_mib']:.1f} | {r['peak_rss_mib']:.0f} | "
+                     f"{r['seconds']:.0f} | {r['rows'] / r['seconds']:.0f} |")
+    return lines
+
+
+def resume_after_kill(data):
+    ok = "identical" if data["identical_probabilities"] else (
+        f"not identical (max difference {data['max_abs_probability_difference']:.2g})")
+    return [f"A checkpointed fit of all-MiniLM-L6-v2 on {data['n_train']} MR texts (max_length "
+            f"{data['max_length']}, {data['max_epochs']} epochs, seed 0, CPU) killed with SIGKILL "
+            f"{data['kill_after_s']:.0f} s after its first checkpoint (exit {data['kill_exit_status']}, the checkpoint "
+            f"of epoch {data['checkpoint_epoch_at_kill']} on disk), then resumed with `resume=True` (it trained epochs "
+            f"{', '.join(map(str, data['epochs_trained_after_resume']))}): its probabilities on {data['n_test']} MR "
+            f"test texts are {ok} to those of the same fit run without interruption "
+            f"({data['same_predictions']}/{data['n_test']} same labels; "
+            "`python benchmarks/resume_after_kill.py`)."]
+
+
 def _markdown_sections(name, keep):
     """Sections of ``benchmarks/results/NAME.md`` whose heading starts with one of ``keep`` (None: all)."""
     path = RESULTS / f"{name}.md"
@@ -226,7 +252,7 @@ RENDERERS = {"step_time": step_time, "fit_throughput": fit_throughput, "fit_thro
              "mr_short_fit": mr_short_fit,
              "mr_semi_supervised": mr_semi_supervised,
              "corpus_graph_speed": corpus_graph_speed, "batching": batching, "predict_throughput": predict_throughput,
-             "knn_scaling": knn_scaling}
+             "knn_scaling": knn_scaling, "memory": memory, "resume_after_kill": resume_after_kill}
 
 SECTIONS = [
     ("accuracy_cpu", "Five datasets, every loss (cpu profile)"),
@@ -242,6 +268,8 @@ SECTIONS = [
     ("batching", "Graph-aware batches"),
     ("corpus_graph_speed", "Corpus-graph pieces at 20,000 rows"),
     ("knn_scaling", "kNN graph at 10k, 100k and 1M rows"),
+    ("memory", "Memory of predict as rows and text length grow"),
+    ("resume_after_kill", "Resuming after kill -9"),
 ]
 
 

@@ -121,10 +121,19 @@ class CheckpointFolder:
         ``fingerprint`` with ``new_seed()`` and returns that seed.
         """
         if self.resume and self.has_state():
-            saved = json.loads((self.folder / FIT_FILE).read_text())
-            self._check_same_fit(saved["fingerprint"], fingerprint)
-            state = torch.load(self.folder / STATE_FILE, map_location="cpu", weights_only=True)
-            return int(saved["seed"]), state
+            try:
+                saved = json.loads((self.folder / FIT_FILE).read_text())
+                fingerprint_saved, seed = saved["fingerprint"], int(saved["seed"])
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise ValueError(f"checkpoint_dir={os.fspath(self.folder)!r}: {FIT_FILE} is missing or unreadable "
+                                 f"({type(exc).__name__}: {exc}); the checkpoint cannot be resumed") from None
+            self._check_same_fit(fingerprint_saved, fingerprint)
+            try:
+                state = torch.load(self.folder / STATE_FILE, map_location="cpu", weights_only=True)
+            except Exception as exc:  # a truncated or foreign file: torch's own errors vary
+                raise ValueError(f"checkpoint_dir={os.fspath(self.folder)!r}: {STATE_FILE} cannot be read "
+                                 f"({type(exc).__name__}: {str(exc)[:200]})") from None
+            return seed, state
         seed = new_seed()
         self.folder.mkdir(parents=True, exist_ok=True)
         text = json.dumps({"fingerprint": fingerprint, "seed": seed}, indent=2)

@@ -173,3 +173,16 @@ def test_resume_after_kill_9(tiny_bert, tmp_path):
     whole = GLossTextClassifier(tiny_bert, **params).fit(X, y)
     assert [r["epoch"] for r in resumed.history_] == [1, 2, 3, 4]
     np.testing.assert_array_equal(resumed.predict_proba(X), whole.predict_proba(X))
+
+
+def test_a_damaged_checkpoint_is_one_clear_error(tiny_bert, tmp_path):
+    X, y = data(False)
+    params = dict(BASE, **SETUPS["ce, no validation"], max_epochs=1)
+    GLossTextClassifier(tiny_bert, **params).fit(X, y, checkpoint_dir=tmp_path / "c")
+    state = tmp_path / "c" / STATE_FILE
+    state.write_bytes(state.read_bytes()[:1000])  # truncated, as by a full disk
+    with pytest.raises(ValueError, match="training_state.pt cannot be read"):
+        GLossTextClassifier(tiny_bert, **params).fit(X, y, checkpoint_dir=tmp_path / "c", resume=True)
+    (tmp_path / "c" / FIT_FILE).unlink()
+    with pytest.raises(ValueError, match="checkpoint.json is missing or unreadable"):
+        GLossTextClassifier(tiny_bert, **params).fit(X, y, checkpoint_dir=tmp_path / "c", resume=True)
