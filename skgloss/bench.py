@@ -3,7 +3,7 @@
 Run it as ``skgloss bench`` (or ``python -m skgloss.bench``, or
 ``python benchmarks/harness.py`` in a source checkout).
 
-Protocol (METHOD.md §5): 10 % of the training texts held out (stratified,
+Protocol (:doc:`method`, evaluation protocol): 10 % of the training texts held out (stratified,
 seeded) for early stopping on validation accuracy; test accuracy and macro-F1;
 the epoch of the best validation score; seconds per epoch; peak memory. Every
 (profile, dataset, variant, seed) cell is one JSON file under

@@ -74,13 +74,13 @@ def _fit_seed(random_state):
 class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     """Fine-tune a Hugging Face text encoder with G-Loss, as a scikit-learn classifier.
 
-    The encoder is trained with ``(1 - λ)·CE + λ·L_G`` (METHOD.md §2): a linear
+    The encoder is trained with ``(1 - λ)·CE + λ·L_G`` (:doc:`method`, in-batch G-Loss): a linear
     head gives the CE term, and the in-batch G-Loss ``L_G`` asks label
     propagation over a Gaussian-kernel graph of the batch's own embeddings to
     recover the labels of a masked fraction of the batch. Both terms come from
     one encoder forward pass per step. Predictions come from the head.
 
-    Read more in METHOD.md and the user guide.
+    Read more in :doc:`method` and :doc:`user_guide`.
 
     Parameters
     ----------
@@ -94,7 +94,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         ``"supcon"``: ``(1-λ)·CE + λ·`` supervised contrastive loss
         (Khosla et al. 2020, τ = 0.1), the paper's strongest baseline;
         ``"kl"``: the popular summary's ``CE + λ·Σ_(j∈N(i)) ŵ_ij·KL(F_j ‖ p_i)``
-        over corpus-graph neighbours (METHOD.md §3; needs the corpus graph).
+        over corpus-graph neighbours (:doc:`method`, corpus graph; needs the corpus graph).
     lam : float in [0, 1], default=0.8
         λ, the weight of the graph (or contrastive) term. The paper found
         0.7-0.9 best. Ignored by ``loss="ce"``.
@@ -169,7 +169,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         Stop after this many epochs without a better validation accuracy.
         None runs all ``max_epochs`` (the best epoch is still restored).
     graph_refresh : "auto", int >= 1 or None, default="auto"
-        The corpus graph (METHOD.md §3): a kNN graph over the embeddings of
+        The corpus graph (:doc:`method`, corpus graph): a kNN graph over the embeddings of
         every row of ``X``, with labels spread over it, rebuilt every
         ``graph_refresh`` epochs from a memory bank filled by the training
         passes (no extra encoder pass). ``"auto"`` turns it on, refreshed every

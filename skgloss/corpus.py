@@ -1,6 +1,6 @@
 """The corpus graph during training: memory bank, refresh, and what it feeds.
 
-METHOD.md §3. A memory bank holds one embedding per training document. It
+:doc:`method`, corpus graph. A memory bank holds one embedding per training document. It
 is filled once, before the first epoch, by embedding every document with the
 pre-trained encoder, and then updated from the forward passes that training
 already does (training batches, and the validation pass for held-out rows):

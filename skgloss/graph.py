@@ -1,7 +1,7 @@
 """Similarity graphs over document embeddings.
 
 This module builds the graphs that skgloss propagates labels over
-(METHOD.md §2 step 2 for one mini-batch). It knows nothing of texts,
+(:doc:`method`, in-batch G-Loss step 2 for one mini-batch). It knows nothing of texts,
 tokenizers or estimators: it takes tensors and returns tensors, so it can be
 called from any PyTorch training loop.
 
@@ -54,7 +54,7 @@ def _check_n_neighbors(n_neighbors):
 def batch_affinity(z: torch.Tensor, sigma: float, n_neighbors: int | None = None) -> torch.Tensor:
     """Gaussian-kernel affinity matrix of one batch of embeddings.
 
-    Implements METHOD.md §2 steps 1-2: ``W_ij = exp(-||z_i - z_j||² / (2σ²))``
+    Implements :doc:`method`, in-batch G-Loss steps 1-2: ``W_ij = exp(-||z_i - z_j||² / (2σ²))``
     on the L2-normalised rows ``z_i`` of ``z``, with a zero diagonal.
 
     Parameters
@@ -107,7 +107,7 @@ def sqrt_sigma_heuristic(embeddings, *, max_samples: int = 2000, random_state=No
     """The paper's "SQRT" kernel-width heuristic, ``σ = sqrt(d / 3)``.
 
     ``d`` is the median pairwise Euclidean distance between the L2-normalised
-    embeddings (METHOD.md §2, "σ").
+    embeddings (:doc:`method`, in-batch G-Loss, "σ").
 
     Parameters
     ----------
@@ -146,7 +146,7 @@ def sqrt_sigma_heuristic(embeddings, *, max_samples: int = 2000, random_state=No
 
 
 # --------------------------------------------------------------------------
-# The corpus graph (METHOD.md §3 step 2)
+# The corpus graph (docs/method.md, corpus graph step 2)
 # --------------------------------------------------------------------------
 
 #: Below this many rows, ``backend="auto"`` uses the exact blocked search.
@@ -244,7 +244,7 @@ def _pynndescent_neighbors(Z, k, random_state, n_jobs):
 
 
 def edge_weights(cosine, sigma=None):
-    """Edge weights from cosine similarities: the kernel of METHOD.md §2 or clipped cosine.
+    """Edge weights from cosine similarities: the kernel of :doc:`method`, in-batch G-Loss or clipped cosine.
 
     ``w = exp(-(2 - 2·cos) / (2σ²))`` when ``sigma`` is given (for unit
     vectors ``||z_i - z_j||² = 2 - 2·cos``), else ``max(cos, 0)``.
@@ -318,8 +318,8 @@ class NeighborIndex:
 def knn_graph(X, n_neighbors, *, sigma=None, backend="auto", random_state=None, n_jobs=None):
     """Symmetric weighted k-nearest-neighbour graph under cosine similarity.
 
-    METHOD.md §3 step 2. Each row keeps its k most cosine-similar other rows;
-    the edge weight is the kernel of METHOD.md §2,
+    :doc:`method`, corpus graph step 2. Each row keeps its k most cosine-similar other rows;
+    the edge weight is the kernel of :doc:`method`, in-batch G-Loss,
     ``w_ij = exp(-(2 - 2·cos_ij) / (2σ²))``, when ``sigma`` is given, else the
     cosine similarity clipped at 0; the graph is symmetrised with the
     elementwise maximum, ``W ← max(W, Wᵀ)``, and has a zero diagonal.

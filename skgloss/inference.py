@@ -2,7 +2,7 @@
 
 ``predict_proba`` and the validation score of every epoch both call
 :func:`class_probabilities`, so early stopping judges the predictor that
-ships (METHOD.md §3, "inductive graph inference"):
+ships (:doc:`method`, corpus graph, "inductive graph inference"):
 
 - ``"head"``: ``softmax`` of the linear head;
 - ``"graph"``: the label distributions ``F_j`` of the k nearest training

@@ -1,7 +1,7 @@
 """Label propagation over a similarity graph.
 
 The differentiable closed form used inside the in-batch G-Loss
-(METHOD.md §2 steps 3 and 5, Zhu & Ghahramani 2002).
+(:doc:`method`, in-batch G-Loss steps 3 and 5, Zhu & Ghahramani 2002).
 
 Symbols
 -------
@@ -39,7 +39,7 @@ _RIDGE = 1e-12
 
 
 def transition_matrix(W: torch.Tensor) -> torch.Tensor:
-    """Row-stochastic transition matrix T of METHOD.md §2 step 3.
+    """Row-stochastic transition matrix T of :doc:`method`, in-batch G-Loss step 3.
 
     ``S = D^-1/2 W D^-1/2``, then S is normalised by columns, then by rows.
 
@@ -151,7 +151,7 @@ def harmonic_solve_dense(T: torch.Tensor, Y: torch.Tensor, unknown: torch.Tensor
 def harmonic_propagation(W: torch.Tensor, labels: torch.Tensor, n_classes: int) -> torch.Tensor:
     """Closed-form harmonic label propagation (differentiable).
 
-    METHOD.md §2 steps 3 and 5: normalise W into the row-stochastic T, then
+    :doc:`method`, in-batch G-Loss steps 3 and 5: normalise W into the row-stochastic T, then
     solve ``(I - T_UU) F_U = T_UL Y_L`` in float64.
 
     Parameters
@@ -191,7 +191,7 @@ def harmonic_propagation(W: torch.Tensor, labels: torch.Tensor, n_classes: int) 
 
 
 # --------------------------------------------------------------------------
-# Label spreading on the corpus graph (METHOD.md §3 step 3)
+# Label spreading on the corpus graph (docs/method.md, corpus graph step 3)
 # --------------------------------------------------------------------------
 
 
@@ -349,7 +349,7 @@ def label_spreading(graph, y, *, alpha=0.2, max_iter=30, tol=1e-3, n_classes=Non
 def neighbour_average(neighbour_idx, neighbour_weight, label_distributions):
     """Inductive label distributions: the weighted mean of the neighbours' rows of F.
 
-    METHOD.md §3, "inductive graph inference": ``q_c = Σ_j w_j F_jc / Σ_j w_j F_j·``
+    :doc:`method`, corpus graph, "inductive graph inference": ``q_c = Σ_j w_j F_jc / Σ_j w_j Σ_c' F_jc'``
     over the k nearest training documents j of a new document.
 
     Parameters

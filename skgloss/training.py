@@ -21,7 +21,7 @@ where it began.
 
 One encoder forward pass per training step: the pooled embeddings ``h`` of
 the batch feed both the linear head (for CE) and the graph or contrastive
-term (METHOD.md §2 step 7).
+term (:doc:`method`, in-batch G-Loss step 7).
 
 A step never waits for the device: batches are cut from tokens made once
 per fit (:mod:`skgloss.inputs`) and copied ahead; every loss is computed

@@ -1,4 +1,4 @@
-"""The corpus graph: knn_graph and label_spreading (METHOD.md §3)."""
+"""The corpus graph: knn_graph and label_spreading (docs/method.md, corpus graph)."""
 
 import warnings
 

@@ -27,7 +27,7 @@ def html(tmp_path_factory):
 
 
 def test_docs_pages_and_api(html):
-    for page in ("index", "getting_started", "user_guide", "cli", "examples", "benchmarks", "api"):
+    for page in ("index", "getting_started", "user_guide", "method", "cli", "examples", "benchmarks", "api"):
         assert (html / f"{page}.html").is_file()
     api = (html / "api.html").read_text()
     import skgloss
@@ -41,6 +41,18 @@ def test_docs_pages_and_api(html):
     bench = (html / "benchmarks.html").read_text()
     assert "Training-step time over cross-entropy" in bench and "rendered at build time" in bench
     assert (html / "_images" / "method.png").is_file() or (html / "_static" / "method.png").is_file()
+
+
+def test_the_method_page_is_what_docstrings_cite(html):
+    """Docstrings cite the docs' own Method page by section; no file outside the repository is cited."""
+    method = (html / "method.html").read_text()
+    for section in ("The in-batch G-Loss", "The corpus graph", "The paper and the popular summary",
+                    "Evaluation protocol"):
+        assert section in method
+    outside = [str(p.relative_to(REPO)) for folder in ("skgloss", "docs", "examples", "benchmarks")
+               for p in (REPO / folder).rglob("*") if p.suffix in (".py", ".md", ".rst")
+               and "_build" not in p.parts and "METHOD.md" in p.read_text()]
+    assert outside == [] and "METHOD.md" not in (REPO / "README.md").read_text()
 
 
 def test_no_broken_internal_links(html):

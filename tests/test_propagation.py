@@ -7,7 +7,7 @@ from skgloss.propagation import harmonic_propagation, transition_matrix
 
 
 def numpy_harmonic(W, labels, n_classes):
-    """Independent float64 implementation of METHOD.md §2 steps 3 and 5."""
+    """Independent float64 implementation of docs/method.md, in-batch G-Loss steps 3 and 5."""
     W = np.asarray(W, dtype=np.float64)
     d = W.sum(1)
     S = W / np.sqrt(np.outer(d, d))

@@ -1,5 +1,5 @@
 """The corpus graph inside the estimator: memory bank, refresh, pseudo-labels,
-the KL loss, graph-aware batches, graph inference (METHOD.md §3)."""
+the KL loss, graph-aware batches, graph inference (docs/method.md, corpus graph)."""
 
 import pickle
 

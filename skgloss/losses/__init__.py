@@ -1,11 +1,11 @@
 """Fine-tuning losses, one per file (as in sentence-transformers' ``losses/``).
 
-- :mod:`skgloss.losses.gloss`: the in-batch G-Loss (METHOD.md §2),
+- :mod:`skgloss.losses.gloss`: the in-batch G-Loss (:doc:`method`, in-batch G-Loss),
   :func:`g_loss` and :class:`GLoss`;
 - :mod:`skgloss.losses.supcon`: supervised contrastive loss,
   :func:`supcon_loss` and :class:`SupConLoss`;
 - :mod:`skgloss.losses.neighbour_kl`: the neighbour-consistency loss on the
-  corpus graph (METHOD.md §3), :func:`neighbour_kl_loss` and
+  corpus graph (:doc:`method`, corpus graph), :func:`neighbour_kl_loss` and
   :class:`NeighbourKLLoss`;
 - :mod:`skgloss.losses.ce`: cross-entropy alone, :class:`CrossEntropyLoss`;
 - :mod:`skgloss.losses._base`: the ``(1 - λ)·CE + λ·term`` mix they share,

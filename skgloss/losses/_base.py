@@ -1,6 +1,6 @@
 """What every skgloss loss shares: the mix with cross-entropy.
 
-METHOD.md §2 step 7: ``L = (1 - λ)·CE(head(h), y) + λ·L_graph``, with CE over
+:doc:`method`, in-batch G-Loss step 7: ``L = (1 - λ)·CE(head(h), y) + λ·L_graph``, with CE over
 the labeled rows only (rows labeled ``-1`` get no CE term) and one forward
 pass of the encoder serving both terms.
 """
@@ -77,7 +77,7 @@ def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, mask: torch.
 class BatchContext:
     """Everything an objective may use for one training step.
 
-    One forward pass fills it (METHOD.md §2 step 7); each objective reads
+    One forward pass fills it (:doc:`method`, in-batch G-Loss step 7); each objective reads
     what its terms need.
 
     Attributes

@@ -1,7 +1,7 @@
 """G-Loss: the in-batch graph-guided loss of Sharma, Agarwal & Kumar.
 
 Reference: "G-Loss: Graph-Guided Fine-Tuning of Language Models", LoG 2025,
-arXiv 2604.25853; METHOD.md §2.
+arXiv 2604.25853; :doc:`method`, in-batch G-Loss.
 
 For a batch of pooled embeddings ``h_1..h_B`` with labels ``y`` (``-1`` =
 unknown):
@@ -60,7 +60,7 @@ def _uniform_keys(n: int, generator, device) -> torch.Tensor:
 
 
 def stratified_mask(labels: torch.Tensor, gamma: float, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Choose the masked set M of METHOD.md §2 step 4, stratified by class.
+    """Choose the masked set M of :doc:`method`, in-batch G-Loss step 4, stratified by class.
 
     Within every class c present among the labeled rows (``n_c`` of them),
     ``max(1, round(γ·n_c))`` rows keep their label and the others are masked,
@@ -144,7 +144,7 @@ def g_loss_with_info(embeddings, labels, *, gamma=0.7, sigma, n_neighbors=None, 
 
 
 def g_loss(embeddings, labels, *, gamma=0.7, sigma, n_neighbors=None, class_weight=None, generator=None):
-    """The in-batch G-Loss ``L_G`` of one mini-batch (METHOD.md §2 steps 1-6).
+    """The in-batch G-Loss ``L_G`` of one mini-batch (:doc:`method`, in-batch G-Loss steps 1-6).
 
     Parameters
     ----------
@@ -193,7 +193,7 @@ class GLoss(MixedLoss):
 
     ``GLoss(...)(embeddings, labels)`` returns ``L_G``;
     ``GLoss(...)(embeddings, labels, logits)`` returns
-    ``(1 - λ)·CE(logits, labels) + λ·L_G`` (METHOD.md §2 step 7), CE over rows
+    ``(1 - λ)·CE(logits, labels) + λ·L_G`` (:doc:`method`, in-batch G-Loss step 7), CE over rows
     whose label is not ``-1``.
 
     Parameters

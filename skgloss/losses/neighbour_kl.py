@@ -1,7 +1,7 @@
 """Neighbour-consistency loss on the corpus graph (the popular summary of G-Loss).
 
 Reference: the summary's objective ``CE + λ·Σ_(i,j)∈E w_ij·KL(p_i ‖ p_j)``, in
-the form skgloss uses (METHOD.md §3): a document's predicted distribution
+the form skgloss uses (:doc:`method`, corpus graph): a document's predicted distribution
 ``p_i`` is pulled towards the label-spreading distributions ``F_j`` of its
 corpus neighbours, which are fixed targets (detached):
 
