@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
@@ -30,7 +30,7 @@ from .graph import NeighborIndex, sqrt_sigma_heuristic
 from .inference import INFERENCE, GraphInference, class_probabilities
 from .inputs import TokenizedTexts
 from .persistence import load_model, save_model
-from .training import BATCHING, LOSSES, TrainingConfig, train
+from .training import BATCHING, LOSSES, TrainingConfig, better_beyond_noise, train
 
 __all__ = ["GLossTextClassifier"]
 
@@ -40,12 +40,14 @@ _PREDICT_CHUNK = 8192
 #: validation_fraction="auto": this share of the labeled rows, when it makes at least the number below.
 _AUTO_VALIDATION_FRACTION = 0.1
 _MIN_AUTO_VALIDATION_ROWS = 30
+#: Below that: at most this many cross-validation folds choose the number of epochs.
+_SELECTION_FOLDS = 3
 #: k of the corpus graph when ``n_neighbors=None`` (which keeps batch graphs dense).
 DEFAULT_CORPUS_NEIGHBORS = 10
 #: Everything a fit sets; a new fit (or a load) replaces all of them at once.
 _FITTED_ATTRIBUTES = ("classes_", "device_", "precision_", "sigma_", "encoder_", "tokenizer_", "head_", "history_",
                       "n_iter_", "best_epoch_", "start_score_", "n_features_out_", "graph_", "label_distributions_",
-                      "transduction_", "corpus_embeddings_", "_neighbor_index")
+                      "transduction_", "corpus_embeddings_", "_neighbor_index", "cv_results_")
 
 
 def _fitted_attributes(*, classes, device, precision, sigma, encoder, tokenizer, head, history, best_epoch,
@@ -160,11 +162,17 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         accuracy between epochs go to the lower validation log-loss. 0
         disables validation: all ``max_epochs`` run
         and the last weights stay. ``"auto"`` holds out 0.1 of the labeled
-        rows when that makes at least 30 rows, and otherwise none: a handful
-        of validation texts judges epochs by chance (with 16 labeled texts,
-        0.1 would hold out two, and early stopping then stopped MR fits at
-        the starting point, :doc:`benchmarks`), so few-shot fits train on
-        every labeled row for ``max_epochs``.
+        rows when that makes at least 30 rows. Below that, a handful of
+        validation texts would judge epochs by chance (with 16 labeled
+        texts, 0.1 would hold out two), so every labeled row trains, and
+        the number of epochs (0 to ``max_epochs``; 0 keeps the pre-trained
+        encoder with a closed-form head) is chosen by cross-validation:
+        ``min(3, smallest class count)`` stratified folds, each fit on the
+        others for ``max_epochs``, every labeled row scored out of fold
+        after each epoch; the best pooled epoch count wins, unless the
+        start is better beyond paired noise (``cv_results_``; such a fit
+        costs about four fits). With a class of one labeled row, all
+        ``max_epochs`` run. See :doc:`user_guide`, "Few labeled rows".
     n_iter_no_change : int >= 1 or None, default=2
         Stop after this many epochs without a better validation accuracy.
         None runs all ``max_epochs`` (the best epoch is still restored).
@@ -264,6 +272,11 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         the pre-trained weights were kept).
     start_score_ : float or None
         Validation accuracy of the starting point (None without validation).
+    cv_results_ : dict or None
+        When ``validation_fraction="auto"`` chose the number of epochs by
+        cross-validation: ``n_folds``, ``n_rows`` (labeled rows scored out
+        of fold), ``start_accuracy``, ``epoch_accuracy`` (pooled, after
+        each epoch) and ``chosen_epochs``; None otherwise.
     device_ : torch.device
         Where the model lives.
     precision_ : {"fp32", "bf16", "fp16"}
@@ -544,14 +557,82 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         logger.info("fitting %s (loss=%s) on %d texts: %d labeled, %d unlabeled, %d classes; %d held out for "
                     "validation", self.model_name_or_path, self.loss, len(texts), len(texts) - n_unlabeled,
                     n_unlabeled, len(classes), len(val_rows))
+        device = resolve_device(self.device)
+        precision = resolve_precision(self.precision, device)
+        callbacks = check_callbacks(self.callbacks)
+        cv_results, stop_after = None, None
+        folds = self._selection_folds(y_idx, val_rows, seed)
+        if folds is not None:
+            cv_results = self._cross_validate_epochs(texts, classes, y_idx, folds, seed, device, precision)
+            stop_after = cv_results["chosen_epochs"]
+        fitted, _ = self._train(texts, classes, y_idx, train_rows, val_rows, seed, device, precision,
+                                callbacks=callbacks, checkpoints=checkpoints, resume_state=resume_state,
+                                stop_after=stop_after)
+        fitted["cv_results_"] = cv_results
+        return fitted
+
+    def _selection_folds(self, y_idx, val_rows, seed):
+        """Folds of the labeled rows for choosing the number of epochs, or None.
+
+        Only with ``validation_fraction="auto"`` when too few labeled rows
+        are held out (none), at least one epoch to choose, and two or more
+        labeled rows in every class: ``min(3, smallest class count)``
+        stratified folds.
+        """
+        if not isinstance(self.validation_fraction, str) or len(val_rows) or self.max_epochs < 1:
+            return None
+        labeled = np.flatnonzero(y_idx >= 0)
+        counts = np.bincount(y_idx[labeled])
+        counts = counts[counts > 0]
+        if counts.shape[0] < 2 or counts.min() < 2:
+            logger.info("no cross-validated choice of epochs: a class has fewer than two labeled rows")
+            return None
+        n_folds = int(min(_SELECTION_FOLDS, counts.min()))
+        splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+        return [labeled[fold] for _, fold in splitter.split(labeled, y_idx[labeled])]
+
+    def _cross_validate_epochs(self, texts, classes, y_idx, folds, seed, device, precision):
+        """How many epochs to train when too few labeled rows can be held out, by cross-validation.
+
+        Each fold's labeled rows are hidden in turn and a fit runs on the
+        rest for all ``max_epochs`` (no early stopping); the rows of every
+        fold are scored by the model such a fit would ship after each epoch
+        (the encoder with its closed-form head) and at the start (the
+        pre-trained encoder with its closed-form head). Pooled over the
+        folds, every labeled row has one out-of-fold prediction per epoch:
+        the epoch count with the best pooled accuracy is chosen, and 0 (the
+        pre-trained encoder, no fine-tuning) replaces it when the start is
+        better beyond paired noise (:func:`skgloss.training.better_beyond_noise`).
+        """
+        start, per_epoch = [], []
+        for k, fold in enumerate(folds):
+            train_rows = np.setdiff1d(np.arange(len(texts)), fold)
+            _, result = self._train(texts, classes, y_idx, train_rows, fold, seed, device, precision,
+                                    n_iter_no_change=None)
+            start.append(result.start_correct)
+            per_epoch.append(result.epoch_correct)
+            logger.info("fold %d/%d: start %.4f, epochs %s", k + 1, len(folds), float(np.mean(start[-1])),
+                        " ".join(f"{np.mean(c):.4f}" for c in per_epoch[-1]))
+        n_epochs = min(len(e) for e in per_epoch)
+        start = np.concatenate(start)
+        epochs = [np.concatenate([e[i] for e in per_epoch]) for i in range(n_epochs)]
+        accuracy = [float(np.mean(c)) for c in epochs]
+        chosen = int(np.argmax(accuracy)) + 1 if accuracy else 0
+        if chosen and better_beyond_noise(start, epochs[chosen - 1]):
+            chosen = 0
+        logger.info("cross-validated choice (%d folds, %d labeled rows): %d epochs (start %.4f, epochs %s)",
+                    len(folds), len(start), chosen, float(np.mean(start)), " ".join(f"{a:.4f}" for a in accuracy))
+        return {"n_folds": len(folds), "n_rows": int(len(start)), "start_accuracy": float(np.mean(start)),
+                "epoch_accuracy": accuracy, "chosen_epochs": chosen}
+
+    def _train(self, texts, classes, y_idx, train_rows, val_rows, seed, device, precision, *, callbacks=(),
+               checkpoints=None, resume_state=None, stop_after=None, n_iter_no_change="same"):
+        """One training run: load the encoder, build the corpus graph, train. ``(fitted attributes, result)``."""
         class_weight = self._class_weight_array(y_idx[train_rows], classes)
         use_corpus = self._uses_corpus_graph(y_idx)
         # What training and propagation may see: validation labels are hidden.
         y_seen = y_idx.copy()
         y_seen[val_rows] = -1
-        device = resolve_device(self.device)
-        precision = resolve_precision(self.precision, device)
-        callbacks = check_callbacks(self.callbacks)
         rng_devices = [device] if device.type == "cuda" else []
 
         def embed(encoder, tokens, rows=None):
@@ -565,7 +646,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                 raise ValueError(f"max_length={self.max_length} exceeds the encoder's {max_pos} positions")
             encoder.to(device)
             head = torch.nn.Linear(encoder.config.hidden_size, len(classes)).to(device)
-            tokens = TokenizedTexts(tokenizer, texts, self.max_length)  # the only tokenization of the fit
+            tokens = TokenizedTexts(tokenizer, texts, self.max_length)  # the only tokenization of the run
             corpus = None
             if use_corpus:
                 # The one pass over the corpus: it fills the memory bank and gives sigma.
@@ -586,9 +667,9 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                 n_neighbors=self.n_neighbors, corpus_neighbors=self._corpus_neighbors(), pooling=self.pooling,
                 batch_size=self.batch_size, max_epochs=self.max_epochs, learning_rate=self.learning_rate,
                 refit_head=bool(self.refit_head), head_C=float(self.head_C),
-                weight_decay=self.weight_decay, warmup_ratio=self.warmup_ratio,
-                max_grad_norm=self.max_grad_norm, n_iter_no_change=self.n_iter_no_change,
-                class_weight=class_weight, seed=seed, verbose=self.verbose,
+                weight_decay=self.weight_decay, warmup_ratio=self.warmup_ratio, max_grad_norm=self.max_grad_norm,
+                n_iter_no_change=self.n_iter_no_change if n_iter_no_change == "same" else n_iter_no_change,
+                stop_after=stop_after, class_weight=class_weight, seed=seed, verbose=self.verbose,
                 graph_refresh=(1 if self.graph_refresh == "auto" else self.graph_refresh) if use_corpus else None,
                 batching=self.batching, inference=self.inference, blend_weight=self.blend_weight,
                 graph_backend=self.graph_backend, precision=precision, compile=self.compile,
@@ -602,7 +683,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                            checkpoint=checkpoint, resume=resume_state)
         return fitted(encoder=encoder, head=head, history=result.history, best_epoch=result.best_epoch,
                       start_score=result.start_score,
-                      graph=None if corpus is None else (corpus.bank, corpus.graph, corpus.F))
+                      graph=None if corpus is None else (corpus.bank, corpus.graph, corpus.F)), result
 
     def _write_checkpoint(self, checkpoints, fitted, encoder, head, state, selected):
         """After an epoch: the model the fit would return now (when it changed), then the training state."""

@@ -136,6 +136,7 @@ def _metadata(est):
         "n_iter_": est.n_iter_,
         "best_epoch_": est.best_epoch_,
         "start_score_": est.start_score_,
+        "cv_results_": getattr(est, "cv_results_", None),
     }
 
 
@@ -325,7 +326,7 @@ def load_model(cls, folder, *, device="auto"):
               "sigma_": meta.get("sigma_"), "encoder_": encoder.to(est_device).eval(), "tokenizer_": tokenizer,
               "head_": head.to(est_device).eval(), "history_": meta["history_"], "n_iter_": meta["n_iter_"],
               "best_epoch_": meta.get("best_epoch_"), "start_score_": meta.get("start_score_"),
-              "n_features_out_": d}
+              "cv_results_": meta.get("cv_results_"), "n_features_out_": d}
     if CORPUS_FILE in files:
         path = folder / CORPUS_FILE
         c = _read_tensors(path, numpy=True)

@@ -87,6 +87,9 @@ class TrainingConfig:
     warmup_ratio: float = 0.1
     max_grad_norm: float | None = 1.0
     n_iter_no_change: int | None = 2
+    #: Stop after this many epochs, with the learning-rate schedule still that of ``max_epochs``
+    #: (the epoch count cross-validation chose on runs of ``max_epochs``); None: no such stop.
+    stop_after: int | None = None
     class_weight: np.ndarray | None = None
     graph_refresh: int | None = None
     batching: str = "random"
@@ -150,6 +153,10 @@ class TrainingResult:
     n_steps: int = 0
     start_score: float | None = None
     start_log_loss: float | None = None
+    #: Per validation row, whether the starting point got it right; and, after each epoch, whether
+    #: the model a fit without validation would ship (the closed-form head where ``refit_head``) did.
+    start_correct: np.ndarray | None = None
+    epoch_correct: list = field(default_factory=list)
 
 
 class _TermSums:
@@ -425,9 +432,12 @@ def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_row
         result.start_score, result.start_log_loss, start_correct = _val_scores(
             emb, logits, val_rows, val_y, config, _val_graph(config, hook))
         start_point = ((_copy_state(encoder, shipped["head"]), hook.snapshot()), start_correct)
+        result.start_correct = start_correct
         shipped["head"] = head
         logger.info("epoch 0 (the starting point): val_score=%.4f", result.start_score)
     last_epoch = first_epoch - 1 if stopped else config.max_epochs  # a resumed fit that had stopped trains no more
+    if config.stop_after is not None:
+        last_epoch = min(last_epoch, config.stop_after)
     for epoch in range(first_epoch, last_epoch + 1):
         start = time.perf_counter()
         encoder.train()
@@ -474,6 +484,7 @@ def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_row
                 record["val_only_trained_correct"] = int(np.sum(trained_correct & ~refit_scores[2]))
                 if better_beyond_noise(refit_scores[2], trained_correct):
                     name, shipped["head"], (score, log_loss, correct) = "refit", refit, refit_scores
+            result.epoch_correct.append(trained_correct if refit is None else refit_scores[2])
             record["val_score"], record["val_log_loss"], record["head"] = score, log_loss, name
         record["seconds"] = time.perf_counter() - start
         result.history.append(record)
@@ -571,6 +582,7 @@ def _restore_training_state(state, encoder, head, restore, *, rng, objective, ho
     early.state = None if e["weights"] is None else (e["weights"], snapshot_from_tensors(e["graph"]))
     s = state["start_point"]
     start_point = None if s is None else ((s["weights"], snapshot_from_tensors(s["graph"])), s["correct"].numpy())
+    result.start_correct = None if start_point is None else start_point[1]
     best_correct = None if state["best_correct"] is None else state["best_correct"].numpy()
     saved = json.loads(state["result"])
     result.history, result.n_steps = saved["history"], saved["n_steps"]
