@@ -112,7 +112,8 @@ def fit_predict(method, XL, yL, XU, Xt, seed):
     y = np.concatenate([yL.astype(str), np.full(len(XU), -1, dtype=object)]).astype(object)
     clf.fit(X, y)
     return clf.predict(Xt).astype(str), {"params": params, "best_epoch": clf.best_epoch_,
-                                         "start_score": clf.start_score_, "history": clf.history_}
+                                         "start_score": clf.start_score_, "n_iter": clf.n_iter_,
+                                         "cv_results": getattr(clf, "cv_results_", None), "history": clf.history_}
 
 
 def render(out=RESULTS / "few_shot.md"):

@@ -120,7 +120,8 @@ def run_cell(dataset, setting, seed, args):
             "shots": args.shots, "unlabeled": args.unlabeled,
             "n_dev": len(Xd), "dev_accuracy": float(np.mean(pred.astype(str) == yd.astype(str))),
             "fit_seconds": fit_s, "best_epoch": clf.best_epoch_, "start_score": clf.start_score_,
-            "n_iter": clf.n_iter_, "history": clf.history_, "machine": machine()}
+            "n_iter": clf.n_iter_, "cv_results": getattr(clf, "cv_results_", None), "history": clf.history_,
+            "machine": machine()}
 
 
 def lr_frozen(dataset, setting, seed, prof, X, y, Xd, yd, shots, unlabeled):
