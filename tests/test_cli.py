@@ -205,7 +205,8 @@ def test_ctrl_c_with_a_checkpoint_then_resume_gives_the_uninterrupted_model(file
     import time
 
     common = [str(files / "train.csv"), "--text-column", "body", "--label-column", "topic", "--model", tiny_bert,
-              "--max-length", "16", "--max-epochs", "12", "--device", "cpu", "--random-state", "0", "--quiet"]
+              "--max-length", "16", "--max-epochs", "8", "--device", "cpu", "--random-state", "0", "--quiet",
+              "--validation-fraction", "0"]
     ckpt = files / "ckpt"
     proc = subprocess.Popen([sys.executable, "-m", "skgloss", "fit", *common, "-o", str(files / "resumed"),
                              "--checkpoint-dir", str(ckpt)],
