@@ -124,15 +124,20 @@ def render(out=RESULTS / "few_shot.md"):
              "Rendered by "
              "`python benchmarks/few_shot.py --render` from `benchmarks/results/runs/few_shot/`.", "",
              "## Test accuracy (%) and fit seconds", "",
-             "| dataset | labeled / class | unlabeled | method | accuracy | n | fit s |",
-             "|---|---|---|---|---|---|---|"]
+             "| dataset | labeled / class | unlabeled | method | accuracy | n | paired vs `lr-frozen` (per seed) "
+             "| fit s |",
+             "|---|---|---|---|---|---|---|---|"]
     keys = sorted({(r["dataset"], r["shots"], r["unlabeled"], r["method"]) for r in recs},
                   key=lambda k: (k[0], k[1], k[2], METHODS.index(k[3])))
+    by = {(r["dataset"], r["shots"], r["unlabeled"], r["method"], r["seed"]): 100 * r["test_accuracy"] for r in recs}
     for key in keys:
         rs = [r for r in recs if (r["dataset"], r["shots"], r["unlabeled"], r["method"]) == key]
         acc = 100 * np.array([r["test_accuracy"] for r in rs])
+        diffs = [by[(*key, r["seed"])] - by[(*key[:3], "lr-frozen", r["seed"])] for r in rs
+                 if key[3] != "lr-frozen" and (*key[:3], "lr-frozen", r["seed"]) in by]
+        paired = (f"{np.mean(diffs):+.2f} (" + ", ".join(f"{d:+.1f}" for d in diffs) + ")") if diffs else ""
         lines.append(f"| {key[0]} | {key[1]} | {key[2]} | `{key[3]}` | {acc.mean():.2f} ± {acc.std():.2f} | "
-                     f"{len(rs)} | {np.median([r['fit_seconds'] for r in rs]):.0f} |")
+                     f"{len(rs)} | {paired} | {np.median([r['fit_seconds'] for r in rs]):.0f} |")
     out.write_text("\n".join(lines) + "\n")
     return out
 
