@@ -506,8 +506,7 @@ def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_row
             break
     if has_val:
         early.restore_best()
-        # the starting point replaces the best epoch only when it is better beyond paired noise
-        if start_point is not None and (best_correct is None or better_beyond_noise(start_point[1], best_correct)):
+        if _start_point_wins(start_point, best_correct):
             restore(start_point[0])
             early.best_epoch = 0
     else:  # nothing to choose with: the closed-form head, which never lags the embeddings
@@ -520,13 +519,34 @@ def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_row
     return result
 
 
+def _start_point_wins(start_point, best_correct):
+    """Whether the starting point replaces the best epoch: only when it is better beyond paired noise."""
+    return start_point is not None and (best_correct is None or better_beyond_noise(start_point[1], best_correct))
+
+
 def _selected_model(encoder, head, hook, early, start_point, best_correct, has_val, epoch):
     """``(weights, graph_snapshot, epoch)`` of the model the fit would return if it ended after this epoch."""
     if not has_val:
         return [encoder.state_dict(), head.state_dict()], hook.snapshot(), epoch
-    if start_point is not None and (best_correct is None or better_beyond_noise(start_point[1], best_correct)):
+    if _start_point_wins(start_point, best_correct):
         return (*start_point[0], 0)
     return (*early.state, early.best_epoch)
+
+
+def _device_rng_state(device):
+    """The accelerator's own generator state (dropout draws from it there), or None on the CPU."""
+    if device.type == "cuda":
+        return torch.cuda.get_rng_state(device)
+    if device.type == "mps":
+        return torch.mps.get_rng_state()
+    return None
+
+
+def _set_device_rng_state(device, state):
+    if device.type == "cuda":
+        torch.cuda.set_rng_state(state, device)
+    elif device.type == "mps":
+        torch.mps.set_rng_state(state)
 
 
 def _training_state(epoch, stopped, encoder, head, start_point, best_correct, *, rng, objective, hook, early,
@@ -540,13 +560,12 @@ def _training_state(epoch, stopped, encoder, head, start_point, best_correct, *,
     corpus graph, early stopping with its best snapshot, the starting point,
     and the history so far (as JSON).
     """
-    cuda = device.type == "cuda"
     return {
         "version": TRAINING_STATE_VERSION, "epoch": epoch, "stopped": bool(stopped),
         "weights": [encoder.state_dict(), head.state_dict()],
         "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "scaler": scaler.state_dict(),
         "rng": {"numpy": json.dumps(rng.bit_generator.state), "torch": torch.get_rng_state(),
-                "cuda": torch.cuda.get_rng_state(device) if cuda else None, "objective": objective.rng_state()},
+                "device": _device_rng_state(device), "objective": objective.rng_state()},
         "graph": snapshot_to_tensors(hook.snapshot()),
         "early": {"best_score": float(early.best_score), "best_tie": float(early._best_tie),
                   "best_epoch": early.best_epoch, "since_best": early.since_best,
@@ -573,8 +592,8 @@ def _restore_training_state(state, encoder, head, restore, *, rng, objective, ho
     scaler.load_state_dict(state["scaler"])
     rng.bit_generator.state = json.loads(state["rng"]["numpy"])
     torch.set_rng_state(state["rng"]["torch"])
-    if device.type == "cuda" and state["rng"]["cuda"] is not None:
-        torch.cuda.set_rng_state(state["rng"]["cuda"], device)
+    if state["rng"]["device"] is not None:
+        _set_device_rng_state(device, state["rng"]["device"])
     objective.set_rng_state(state["rng"]["objective"])
     e = state["early"]
     early.best_score, early._best_tie, early.best_epoch, early.since_best = (
