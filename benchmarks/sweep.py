@@ -11,7 +11,13 @@ With ``--shots K`` the training rows are instead K labeled texts per class
 (drawn per seed), plus ``--unlabeled N`` texts marked ``-1``, and the
 development texts come from the rest (the few-shot study's protocol,
 ``benchmarks/few_shot.py``); the fit then has the estimator's defaults
-(max_length 64 apart), unless the setting says otherwise.
+(max_length 64 apart), unless the setting says otherwise. With
+``--fraction F`` the training rows are a stratified pool of ``--pool``
+training texts (seed 0) of which a stratified fraction F keeps its label
+(seeded per seed) and the rest is marked ``-1`` (the label-scarcity study's
+protocol, ``benchmarks/label_scarcity.py``, with development texts from
+outside the pool instead of test texts); the fit has that study's settings
+for ``skgloss-graph`` unless the setting says otherwise.
 
 A cell is (dataset, setting, seed); its file under
 ``benchmarks/results/runs/sweep/`` exists only once the cell is complete, so
@@ -21,7 +27,12 @@ and the paired difference of every setting against the first one.
 
 ``--grid baseline=lr-frozen`` scores scikit-learn's ``LogisticRegression``
 (defaults) on the frozen encoder's mean-pooled embeddings of the labeled rows
-instead of a fit.
+instead of a fit; ``baseline=labelspreading-frozen`` scikit-learn's
+``LabelSpreading`` (kNN kernel, k = 10, alpha = 0.2, as in
+``benchmarks/label_scarcity.py``) on the normalised frozen embeddings of every
+training row, ``-1`` rows included, predicting the development texts
+inductively. A fit with a corpus graph is also scored with each ``inference``
+(``dev_accuracy_by_inference``; model selection used the setting's own).
 
 Usage::
 
@@ -72,7 +83,8 @@ def setting_name(setting):
 
 def cell_path(dataset, setting, seed, args):
     safe = setting_name(setting).replace('"', "").replace("/", "_").replace(" ", "")
-    regime = f"{args.shots}shot-unl{args.unlabeled}__" if args.shots else ""
+    regime = (f"{args.shots}shot-unl{args.unlabeled}__" if args.shots
+              else f"frac{args.fraction:g}-pool{args.pool}__" if args.fraction else "")
     return RUNS / f"{dataset}__{regime}{safe}__seed{seed}.json"
 
 
@@ -91,6 +103,12 @@ def splits(dataset, seed, args):
         tr = np.concatenate([tr, unl])
         fit_labels = labels[tr].copy()
         fit_labels[len(tr) - len(unl):] = -1
+    elif args.fraction:
+        tr = subset(y, args.pool, seed=0)
+        n_labeled = max(int(round(args.fraction * len(tr))), len(set(y)))
+        keep = stratified_sample(labels[tr], n_labeled, seed=seed)
+        fit_labels = np.full(len(tr), -1, dtype=object)
+        fit_labels[keep] = labels[tr][keep]
     else:
         tr = subset(y, per_dataset(PROFILES["cpu"]["n_train"], dataset), seed=0)
         fit_labels = labels[tr]
@@ -108,39 +126,62 @@ def run_cell(dataset, setting, seed, args):
               "learning_rate": prof["learning_rate"], "validation_fraction": 0.1, "random_state": seed}
     if args.shots:  # few shots: the estimator's own defaults
         params = {"max_length": prof["max_length"], "random_state": seed}
+    elif args.fraction:  # label scarcity: that study's skgloss-graph settings
+        params = {"max_length": 64, "batch_size": 32, "learning_rate": 5e-5, "validation_fraction": 0.1,
+                  "loss": "gloss", "max_epochs": 2, "random_state": seed}
     params.update(setting)
-    if setting.get("baseline") == "lr-frozen":
-        return lr_frozen(dataset, setting, seed, prof, X, y, Xd, yd, args.shots, args.unlabeled)
+    if setting.get("baseline") in ("lr-frozen", "labelspreading-frozen"):
+        return {**frozen_baseline(dataset, setting, seed, prof, X, y, Xd, yd, args.shots, args.unlabeled),
+                "fraction": args.fraction, "pool": args.pool}
     clf = GLossTextClassifier(prof["model"], **params)
     t0 = time.perf_counter()
     clf.fit(X, y)
     fit_s = time.perf_counter() - t0
     pred = clf.predict(Xd)
+    by_inference = {}
+    if getattr(clf, "graph_", None) is not None:
+        own = clf.inference
+        for inference in ("head", "graph", "blend"):
+            clf.set_params(inference=inference)
+            by_inference[inference] = float(np.mean(clf.predict(Xd).astype(str) == yd.astype(str)))
+        clf.set_params(inference=own)
     return {"dataset": dataset, "setting": setting, "seed": seed, "params": params, "n_train": len(X),
-            "shots": args.shots, "unlabeled": args.unlabeled,
+            "shots": args.shots, "unlabeled": args.unlabeled, "fraction": args.fraction, "pool": args.pool,
             "n_dev": len(Xd), "dev_accuracy": float(np.mean(pred.astype(str) == yd.astype(str))),
-            "fit_seconds": fit_s, "best_epoch": clf.best_epoch_, "start_score": clf.start_score_,
-            "n_iter": clf.n_iter_, "cv_results": getattr(clf, "cv_results_", None), "history": clf.history_,
+            "dev_accuracy_by_inference": by_inference, "fit_seconds": fit_s, "best_epoch": clf.best_epoch_,
+            "start_score": clf.start_score_, "n_iter": clf.n_iter_, "cv_results": getattr(clf, "cv_results_", None),
+            "history": clf.history_,
             "machine": machine()}
 
 
-def lr_frozen(dataset, setting, seed, prof, X, y, Xd, yd, shots, unlabeled):
-    """The baseline setting ``baseline=lr-frozen``: logistic regression on the frozen encoder's embeddings."""
+def frozen_baseline(dataset, setting, seed, prof, X, y, Xd, yd, shots, unlabeled):
+    """``baseline=lr-frozen`` or ``baseline=labelspreading-frozen`` on the frozen encoder's embeddings."""
     import torch
     from sklearn.linear_model import LogisticRegression
+    from sklearn.semi_supervised import LabelSpreading
 
     from skgloss.encoder import embed_texts, load_encoder
 
     enc, tok = load_encoder(prof["model"])
     t0 = time.perf_counter()
+    y = np.asarray(y, dtype=object)
     labeled = np.flatnonzero(np.asarray([v != -1 for v in y]))
 
-    def embed(texts):
-        return embed_texts(enc, tok, texts, pooling="mean", max_length=prof["max_length"], batch_size=64,
-                           device=torch.device("cpu"))
+    def embed(texts, normalise=False):
+        E = embed_texts(enc, tok, texts, pooling="mean", max_length=prof["max_length"], batch_size=64,
+                        device=torch.device("cpu"))
+        return E / np.linalg.norm(E, axis=1, keepdims=True) if normalise else E
 
-    lr = LogisticRegression(max_iter=1000).fit(embed([X[i] for i in labeled]), np.asarray(y)[labeled].astype(str))
-    acc = float(np.mean(lr.predict(embed(Xd)) == np.asarray(yd).astype(str)))
+    if setting["baseline"] == "lr-frozen":
+        model = LogisticRegression(max_iter=1000).fit(embed([X[i] for i in labeled]), y[labeled].astype(str))
+        pred = model.predict(embed(Xd))
+    else:
+        classes = np.array(sorted(set(y[labeled].astype(str))), dtype=object)
+        codes = np.full(len(y), -1)
+        codes[labeled] = np.searchsorted(classes, y[labeled].astype(str))
+        model = LabelSpreading(kernel="knn", n_neighbors=10, alpha=0.2, max_iter=100).fit(embed(X, True), codes)
+        pred = classes[model.predict(embed(Xd, True))]
+    acc = float(np.mean(pred == np.asarray(yd).astype(str)))
     return {"dataset": dataset, "setting": setting, "seed": seed, "params": {}, "n_train": len(X), "shots": shots,
             "unlabeled": unlabeled, "n_dev": len(Xd), "dev_accuracy": acc, "fit_seconds": time.perf_counter() - t0,
             "best_epoch": None, "start_score": None, "n_iter": 0, "history": [], "machine": machine()}
@@ -156,17 +197,18 @@ def render(runs=RUNS, out=RESULTS / "sweep.md"):
              "`benchmarks/results/runs/sweep/`. Best epoch: 0 is the starting point, nan a fit without "
              "validation. Fit seconds: median over the cells on the 2-core CPU; some cells ran beside another "
              "job, so the seconds are indicative only.", ""]
-    regimes = sorted({(r["dataset"], r.get("shots"), r.get("unlabeled", 0)) for r in records},
-                     key=lambda k: (k[0], k[1] or 0, k[2] or 0))
-    for dataset, shots, unlabeled in regimes:
-        rows = [r for r in records if (r["dataset"], r.get("shots"), r.get("unlabeled", 0)) == (dataset, shots,
-                                                                                              unlabeled)]
+    def regime(r):
+        return r["dataset"], r.get("shots") or 0, r.get("unlabeled", 0), r.get("fraction") or 0
+
+    for dataset, shots, unlabeled, fraction in sorted({regime(r) for r in records}):
+        rows = [r for r in records if regime(r) == (dataset, shots, unlabeled, fraction)]
         settings = []
         for r in rows:
             if setting_name(r["setting"]) not in settings:
                 settings.append(setting_name(r["setting"]))
         by = {(setting_name(r["setting"]), r["seed"]): r for r in rows}
         what = (f"{shots} labeled texts per class, {unlabeled} unlabeled" if shots
+                else f"{fraction:.0%} of a pool of {rows[0]['n_train']} training texts labeled" if fraction
                 else f"{rows[0]['n_train']} training texts")
         lines += [f"## {dataset} ({what}; {rows[0]['n_dev']} development texts)", "",
                   "| setting | dev accuracy | n | paired vs the best row (per seed) | best epoch (mean) | fit s |",
@@ -197,6 +239,8 @@ def main(argv=None):
     p.add_argument("--n-dev", type=int, default=500)
     p.add_argument("--shots", type=int, default=None, help="labeled texts per class (few-shot regime)")
     p.add_argument("--unlabeled", type=int, default=0, help="with --shots: texts marked -1")
+    p.add_argument("--fraction", type=float, default=None, help="share of the pool labeled (label-scarcity regime)")
+    p.add_argument("--pool", type=int, default=2000, help="with --fraction: training texts in the pool")
     p.add_argument("--data-home", default=data_home())
     p.add_argument("--render", action="store_true", help="only write benchmarks/results/sweep.md")
     args = p.parse_args(argv)
