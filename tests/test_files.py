@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from skgloss.files import read_texts, write_predictions
+from skgloss.files import iter_records, read_texts, write_predictions
 
 
 def test_csv_with_named_columns_and_unlabeled_rows(tmp_path):
@@ -41,18 +41,77 @@ def test_tsv_jsonl_gz_and_txt(tmp_path):
     ("a.jsonl", '{"text": 3}\n', {}, "line 1: the text is int 3, not a string"),
     ("a.jsonl", '{"text": "ok"}\n{"text": "x\\ud800y"}\n', {}, "line 2: the text is not valid Unicode"),
     ("a.jsonl", '{"text": "x", "label": ["a", "b"]}\n', {"label_column": "label"},
-     "line 1: the label is a JSON list, not a single value"),
+     "line 1: the label is a list, not a single value"),
     ("a.jsonl", '["x", "y"]\n', {}, "line 1: a JSON list, not an object"),
     ("a.csv", "text\nok\n\xe9t\xe9\n", {"encoding": "ascii"}, "not ascii text"),
     ("a.csv", "text\nx\n", {"encoding": "klingon"}, "encoding='klingon' is not a text encoding"),
     ("a.jsonl", "{oops\n", {}, "line 1: not valid JSON"),
     ("a.txt", "x\n", {"label_column": "label"}, "a .txt file has no label column"),
-    ("a.parquet", "x", {}, "unknown file type"),
+    ("a.xlsx", "x", {}, "unknown file type"),
+    ("a.parquet", "x", {}, "not a readable Parquet file"),
+    ("a.csv", "text\nx\n", {"sep": "ab"}, "sep='ab': a delimiter is one character"),
+    ("a.csv", "text\nx\n", {"sep": "t"}, "sep='t': a delimiter is one character"),
 ])
 def test_bad_files_are_clear_errors(tmp_path, name, content, kwargs, message):
     (tmp_path / name).write_text(content)
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace("[", r"\[").replace(".", r"\.")):
         read_texts(tmp_path / name, **kwargs)
+
+
+def test_the_csv_delimiter_is_read_from_the_header(tmp_path):
+    p = tmp_path / "excel.csv"  # a spreadsheet's export: byte-order mark, semicolons, commas inside texts
+    p.write_bytes('\ufeffid;text;label\n1;"good, very good";pos\n2;bad;neg\n'.encode("utf-8"))
+    texts, labels = read_texts(p, label_column="label")
+    assert texts == ["good, very good", "bad"] and labels.tolist() == ["pos", "neg"]
+    (tmp_path / "pipes.csv").write_text("text|label\na,b|x\n")
+    assert read_texts(tmp_path / "pipes.csv", label_column="label")[1].tolist() == ["x"]
+    # a comma-separated file whose header also splits on ';': the named columns decide
+    (tmp_path / "comma.csv").write_text("text,label;note\nx;y,z\n")
+    assert read_texts(tmp_path / "comma.csv", label_column="label;note") == (["x;y"], np.array(["z"], object))
+    # an explicit sep wins over the header
+    assert read_texts(tmp_path / "comma.csv", text_column="text,label", sep=";")[0] == ["x"]
+    with pytest.raises(ValueError, match=r"no column 'body'; its columns are \['id', 'text', 'label'\]"):
+        read_texts(p, text_column="body")  # the error names the columns of the likeliest delimiter
+
+
+def test_parquet_texts_labels_and_records(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    table = pa.table({"id": [7, 8, 9], "body": ["a", "b", "c"], "topic": ["x", None, "y"]})
+    pq.write_table(table, tmp_path / "t.parquet", row_group_size=2)
+    texts, labels = read_texts(tmp_path / "t.parquet", text_column="body", label_column="topic")
+    assert texts == ["a", "b", "c"] and labels.tolist() == ["x", -1, "y"]
+    chunks = list(iter_records(tmp_path / "t.parquet", text_column="body", chunk_size=2))
+    assert [c[0] for c in chunks] == [["a", "b"], ["c"]]
+    assert chunks[1][1] == [{"id": 9, "body": "c", "topic": "y"}]
+    pq.write_table(pa.table({"body": ["a", None]}), tmp_path / "n.parquet")
+    with pytest.raises(ValueError, match="n.parquet, row 2: no text"):
+        read_texts(tmp_path / "n.parquet", text_column="body")
+    with pytest.raises(ValueError, match=r"no column 'text'; its columns are \['body'\]"):
+        read_texts(tmp_path / "n.parquet")
+
+
+def test_predictions_keep_the_input_columns(tmp_path):
+    classes = np.array(["neg", "pos"], dtype=object)
+    proba = np.array([[0.9, 0.1], [0.25, 0.75]])
+    rows = [{"id": "1", "body": "a", "note": ""}, {"id": "2", "body": "b", "note": "x"}]
+    write_predictions(tmp_path / "p.csv", ["a", "b"], classes[proba.argmax(1)], proba, classes, rows,
+                      columns=["id", "body", "note"])
+    assert list(csv.DictReader(open(tmp_path / "p.csv")))[1] == {
+        "id": "2", "body": "b", "note": "x", "label": "pos", "proba_neg": "0.250000", "proba_pos": "0.750000"}
+    # an input that has a label column: the prediction's fields get a prefix, nothing is overwritten
+    rows = [{"text": "a", "label": "pos"}, {"text": "b", "label": "pos"}]
+    write_predictions(tmp_path / "q.csv", ["a", "b"], classes[proba.argmax(1)], proba, classes, rows,
+                      columns=["text", "label"])
+    first = list(csv.DictReader(open(tmp_path / "q.csv")))[0]
+    assert first == {"text": "a", "label": "pos", "predicted_label": "neg", "predicted_proba_neg": "0.900000",
+                     "predicted_proba_pos": "0.100000"}
+    write_predictions(tmp_path / "q.jsonl", ["a", "b"], classes[proba.argmax(1)], proba, classes, rows,
+                      columns=["text", "label"])
+    rec = json.loads(open(tmp_path / "q.jsonl").readline())
+    assert rec == {"text": "a", "label": "pos", "predicted_label": "neg",
+                   "predicted_proba": {"neg": 0.9, "pos": 0.1}}
 
 
 def test_missing_file(tmp_path):
