@@ -47,7 +47,25 @@ DEFAULT_CORPUS_NEIGHBORS = 10
 #: Everything a fit sets; a new fit (or a load) replaces all of them at once.
 _FITTED_ATTRIBUTES = ("classes_", "device_", "precision_", "sigma_", "encoder_", "tokenizer_", "head_", "history_",
                       "n_iter_", "best_epoch_", "start_score_", "n_features_out_", "graph_", "label_distributions_",
-                      "transduction_", "corpus_embeddings_", "_neighbor_index", "cv_results_")
+                      "transduction_", "corpus_embeddings_", "_neighbor_index", "cv_results_", "n_features_in_",
+                      "feature_names_in_")
+
+
+def _input_features(X):
+    """``n_features_in_`` and ``feature_names_in_`` of a fit's ``X``: set for one-column 2-D input only.
+
+    A list or 1-D array of texts has no columns, so neither is set (as for
+    scikit-learn's text vectorizers); a one-column array sets
+    ``n_features_in_ = 1``, and a one-column DataFrame with a string column
+    name also ``feature_names_in_``.
+    """
+    out = {}
+    if getattr(X, "ndim", 1) == 2:
+        out["n_features_in_"] = 1
+        columns = getattr(X, "columns", None)
+        if columns is not None and len(columns) == 1 and isinstance(columns[0], str):
+            out["feature_names_in_"] = np.asarray(list(columns), dtype=object)
+    return out
 
 
 def _fitted_attributes(*, classes, device, precision, sigma, encoder, tokenizer, head, history, best_epoch,
@@ -289,6 +307,12 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         The precision ``precision`` resolved to on ``device_``.
     n_features_out_ : int
         Width of the embeddings that ``transform`` returns.
+    n_features_in_ : int
+        1, when the fit's ``X`` was a one-column 2-D array or DataFrame
+        (absent for a list or 1-D array of texts).
+    feature_names_in_ : ndarray of shape (1,)
+        The text column's name, when the fit's ``X`` was a one-column
+        DataFrame with a string column name.
     graph_ : scipy.sparse.csr_matrix of shape (n_samples, n_samples)
         The final corpus graph over the rows of ``X`` (with a corpus graph).
     label_distributions_ : ndarray of shape (n_samples, n_classes)
@@ -578,6 +602,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                                 callbacks=callbacks, checkpoints=checkpoints, resume_state=resume_state,
                                 stop_after=stop_after)
         fitted["cv_results_"] = cv_results
+        fitted.update(_input_features(X))
         return fitted
 
     def _selection_folds(self, y_idx, val_rows, seed):
@@ -755,6 +780,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         stays flat however many texts there are.
         """
         check_is_fitted(self)
+        self._check_text_column(X)
         texts = check_texts(X)
         bar = None
         if self.verbose:
@@ -816,6 +842,62 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         proba = self.predict_proba(X)
         return self.classes_[proba.argmax(axis=1)]
 
+    def predict_log_proba(self, X):
+        """Natural logarithm of :meth:`predict_proba` (``-inf`` where a probability is exactly 0).
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def decision_function(self, X):
+        """Confidence scores whose argmax is :meth:`predict`'s class.
+
+        The log-probabilities of :meth:`predict_proba`, floored at the
+        smallest positive float so that they are finite. With two classes,
+        the score of ``classes_[1]`` minus that of ``classes_[0]``, one
+        number per text (positive: ``classes_[1]``), as scikit-learn's
+        binary classifiers return; with ``inference="head"`` that is the
+        head's logit margin. For ``roc_auc_score`` and other scorers that
+        want a threshold-free score.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) for two classes, else (n_samples, n_classes)
+        """
+        scores = np.log(np.maximum(self.predict_proba(X), np.finfo(np.float64).tiny))
+        return scores[:, 1] - scores[:, 0] if scores.shape[1] == 2 else scores
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the columns of :meth:`transform`: ``glosstextclassifier0``, ``glosstextclassifier1``, ...
+
+        Also what ``set_output(transform="pandas")`` names the DataFrame's
+        columns. ``input_features``, if given, must be the one text column
+        (``feature_names_in_`` when the fit saw a DataFrame).
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects, shape (``n_features_out_``,)
+        """
+        check_is_fitted(self)
+        if input_features is not None:
+            names = np.asarray(input_features, dtype=object).ravel()
+            known = getattr(self, "feature_names_in_", None)
+            if len(names) != 1 or (known is not None and names[0] != known[0]):
+                raise ValueError(f"input_features={list(names)!r}: the input is one text column"
+                                 + (f" ({known[0]!r})" if known is not None else ""))
+        return np.asarray([f"glosstextclassifier{i}" for i in range(self.n_features_out_)], dtype=object)
+
+    def _check_text_column(self, X):
+        """A DataFrame given to ``predict``/``transform`` must have the text column the fit saw."""
+        known = getattr(self, "feature_names_in_", None)
+        columns = getattr(X, "columns", None)
+        if known is not None and columns is not None and list(columns) != list(known):
+            raise ValueError(f"X has the columns {list(columns)!r}, but the fit saw the text column {known[0]!r}; "
+                             "give the same column (or a list of texts)")
+
     def transform(self, X):
         """Document embeddings by the fine-tuned encoder.
 
@@ -825,6 +907,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             The pooled encoder outputs (not normalised).
         """
         check_is_fitted(self)
+        self._check_text_column(X)
         texts = check_texts(X)
         out = np.empty((len(texts), self.n_features_out_), dtype=np.float32)
         for start, emb in self._embedded_chunks(texts, with_logits=False):

@@ -139,6 +139,8 @@ def _metadata(est):
         "best_epoch_": est.best_epoch_,
         "start_score_": est.start_score_,
         "cv_results_": getattr(est, "cv_results_", None),
+        "n_features_in_": getattr(est, "n_features_in_", None),
+        "feature_names_in_": (list(est.feature_names_in_) if hasattr(est, "feature_names_in_") else None),
     }
 
 
@@ -344,6 +346,11 @@ def load_model(cls, folder, *, device="auto"):
               "head_": head.to(est_device).eval(), "history_": meta["history_"], "n_iter_": meta["n_iter_"],
               "best_epoch_": meta.get("best_epoch_"), "start_score_": meta.get("start_score_"),
               "cv_results_": meta.get("cv_results_"), "n_features_out_": d}
+    if meta.get("n_features_in_") == 1:
+        fitted["n_features_in_"] = 1
+    names = meta.get("feature_names_in_")
+    if isinstance(names, list) and len(names) == 1 and isinstance(names[0], str):
+        fitted["feature_names_in_"] = np.asarray(names, dtype=object)
     if CORPUS_FILE in files:
         path = folder / CORPUS_FILE
         c = _read_tensors(path, numpy=True)

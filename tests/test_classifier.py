@@ -63,6 +63,50 @@ def test_predict_batch_size_groups_texts_without_changing_the_predictions(fitted
         copy.copy(clf).set_params(predict_batch_size=0).predict(X[:2])
 
 
+def test_scores_for_scikit_learn_scorers(fitted):
+    from sklearn.metrics import roc_auc_score
+
+    clf, X, y = fitted
+    proba = clf.predict_proba(X)
+    np.testing.assert_allclose(np.exp(clf.predict_log_proba(X)), proba, rtol=1e-6)
+    margin = clf.decision_function(X)  # two classes: one score per text, positive for classes_[1]
+    assert margin.shape == (len(X),) and np.isfinite(margin).all()
+    np.testing.assert_array_equal(clf.classes_[(margin > 0).astype(int)], clf.predict(X))
+    np.testing.assert_allclose(margin, np.log(proba[:, 1]) - np.log(proba[:, 0]), rtol=1e-5, atol=1e-6)
+    assert roc_auc_score(np.asarray(y) == clf.classes_[1], margin) > 0.9
+
+
+def test_transform_output_as_a_dataframe(fitted):
+    pd = pytest.importorskip("pandas")
+    clf, X, _ = fitted
+    names = clf.get_feature_names_out()
+    assert names.tolist() == [f"glosstextclassifier{i}" for i in range(clf.n_features_out_)]
+    frame = clf.set_output(transform="pandas").transform(X[:5])
+    try:
+        assert isinstance(frame, pd.DataFrame) and list(frame.columns) == names.tolist()
+        np.testing.assert_allclose(frame.to_numpy(), clf.set_output(transform="default").transform(X[:5]))
+    finally:
+        clf.set_output(transform="default")
+    with pytest.raises(ValueError, match="one text column"):
+        clf.get_feature_names_out(["a", "b"])
+
+
+def test_a_one_column_dataframe_sets_its_feature_name(tiny_bert, tmp_path):
+    pd = pytest.importorskip("pandas")
+    X, y = make_texts(10)
+    clf = make_clf(tiny_bert, max_epochs=1).fit(pd.DataFrame({"review": X}), y)
+    assert clf.n_features_in_ == 1 and clf.feature_names_in_.tolist() == ["review"]
+    assert clf.get_feature_names_out(["review"]).shape == (clf.n_features_out_,)
+    np.testing.assert_array_equal(clf.predict(pd.DataFrame({"review": X})), clf.predict(X))
+    with pytest.raises(ValueError, match="the fit saw the text column 'review'"):
+        clf.predict(pd.DataFrame({"body": X}))
+    with pytest.raises(ValueError, match="one text column \\('review'\\)"):
+        clf.get_feature_names_out(["body"])
+    loaded = GLossTextClassifier.from_pretrained(clf.save_pretrained(tmp_path / "m"))
+    assert loaded.n_features_in_ == 1 and loaded.feature_names_in_.tolist() == ["review"]
+    assert not hasattr(make_clf(tiny_bert, max_epochs=1).fit(X, y), "feature_names_in_")  # a list has no columns
+
+
 def test_it_learns_the_toy_task(fitted):
     clf, _, _ = fitted
     X_test, y_test = make_texts(20, seed=5)
