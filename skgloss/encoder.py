@@ -128,11 +128,45 @@ def load_encoder(model_name_or_path, *, verbose=0):
     return model, tokenizer
 
 
-def save_encoder(model, tokenizer, folder):
-    """Save encoder and tokenizer with Hugging Face's ``save_pretrained`` (safetensors)."""
+def save_encoder(model, tokenizer, folder, *, pooling=None, max_length=None):
+    """Save encoder and tokenizer with Hugging Face's ``save_pretrained`` (safetensors).
+
+    With ``pooling`` (and ``max_length``), the folder is also a complete
+    sentence-transformers model: ``modules.json`` (the transformer, then a
+    pooling module), ``1_Pooling/config.json`` set to ``pooling``,
+    ``sentence_bert_config.json`` with ``max_seq_length = max_length``, and
+    ``config_sentence_transformers.json``, in the layout models on the Hub
+    use, so that ``SentenceTransformer(folder).encode(texts)`` gives the
+    embeddings :meth:`skgloss.GLossTextClassifier.transform` gives (no
+    normalisation module: ``transform`` does not normalise either).
+    """
+    import json
+
     with _hf_progress_bars(False):
         model.save_pretrained(folder)
         tokenizer.save_pretrained(folder)
+    if pooling is None:
+        return
+    if pooling not in POOLINGS:
+        raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+    folder = os.fspath(folder)
+
+    def write(name, data):
+        path = os.path.join(folder, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=2)
+
+    write("modules.json", [
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}])
+    write(os.path.join("1_Pooling", "config.json"), {
+        "word_embedding_dimension": int(model.config.hidden_size), "pooling_mode_cls_token": pooling == "cls",
+        "pooling_mode_mean_tokens": pooling == "mean", "pooling_mode_max_tokens": False,
+        "pooling_mode_mean_sqrt_len_tokens": False})
+    write("sentence_bert_config.json", {"max_seq_length": int(max_length), "do_lower_case": False})
+    write("config_sentence_transformers.json", {"prompts": {}, "default_prompt_name": None,
+                                                "similarity_fn_name": "cosine"})
 
 
 def pool(hidden_states: torch.Tensor, attention_mask: torch.Tensor, pooling: str) -> torch.Tensor:

@@ -11,7 +11,9 @@ A model folder (format 1) holds:
 - ``corpus.safetensors``, when the fit kept a corpus graph: the embeddings
   (n, d), the label distributions ``F`` (n, C) and the graph's CSR arrays;
 - ``encoder/``: the encoder and its tokenizer, by Hugging Face's
-  ``save_pretrained`` (safetensors).
+  ``save_pretrained`` (safetensors), which is also a sentence-transformers
+  model with the fit's pooling and ``max_length``
+  (:func:`skgloss.encoder.save_encoder`).
 
 **Saving** (:func:`save_model`) writes the whole model into a hidden
 temporary folder beside the target, ``skgloss.json`` last, and only then
@@ -151,7 +153,7 @@ def _write_model(est, folder, data=None):
     from .encoder import save_encoder
 
     meta = _metadata(est)  # first: a label JSON cannot hold fails before anything is written
-    save_encoder(est.encoder_, est.tokenizer_, folder / ENCODER_DIR)
+    save_encoder(est.encoder_, est.tokenizer_, folder / ENCODER_DIR, pooling=est.pooling, max_length=est.max_length)
     save_file({k: v.detach().cpu().contiguous() for k, v in est.head_.state_dict().items()}, str(folder / HEAD_FILE))
     if hasattr(est, "graph_"):
         G = est.graph_.tocsr()

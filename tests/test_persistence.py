@@ -167,3 +167,20 @@ def test_a_damaged_corpus_is_refused(models, tmp_path):
     edit_config(folder, lambda m: m.pop("manifest"))  # as if the manifest had not caught it
     with pytest.raises(ModelFolderError, match="'label_distributions' has shape"), pytest.warns(UserWarning):
         GLossTextClassifier.from_pretrained(folder)
+
+
+@pytest.mark.parametrize("pooling", ["mean", "cls"])
+def test_the_saved_encoder_is_a_sentence_transformers_model(tiny_bert, tmp_path, pooling):
+    """``SentenceTransformer(folder / "encoder")`` embeds as ``transform`` does, with the fit's pooling."""
+    st = pytest.importorskip("sentence_transformers")
+    X, y = make_texts(10)
+    clf = GLossTextClassifier(tiny_bert, **{**FAST, "pooling": pooling}).fit(X, y)
+    folder = clf.save_pretrained(tmp_path / "m")
+    pooling_config = json.loads((folder / "encoder" / "1_Pooling" / "config.json").read_text())
+    assert pooling_config["pooling_mode_mean_tokens"] is (pooling == "mean")
+    model = st.SentenceTransformer(str(folder / "encoder"), device="cpu")
+    long = [" ".join(X[:6])]  # longer than max_length=16 tokens: both cut it at the same place
+    emb = model.encode(X + long, convert_to_numpy=True, batch_size=8)
+    np.testing.assert_allclose(emb, clf.transform(X + long), atol=1e-5)
+    assert model.max_seq_length == FAST["max_length"]
+    assert GLossTextClassifier.from_pretrained(folder).predict(X).tolist() == clf.predict(X).tolist()
