@@ -115,6 +115,33 @@ def encode_labels(y, n_samples, name="y"):
     return classes, y_idx
 
 
+def check_sample_weight(sample_weight, y_idx, name="sample_weight"):
+    """``sample_weight`` as a float64 array of shape (n,), or None.
+
+    Every weight must be a finite number >= 0, and the labeled rows (``y_idx
+    >= 0``) must not all weigh 0: a fit would have nothing to learn from.
+    """
+    if sample_weight is None:
+        return None
+    if isinstance(sample_weight, (str, bytes)):
+        raise TypeError(f"{name} must be an array of numbers, got a {type(sample_weight).__name__}")
+    try:
+        w = np.asarray(sample_weight, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be an array of numbers: {exc}") from None
+    if w.ndim == 0:
+        w = np.full(len(y_idx), float(w))
+    if w.shape != (len(y_idx),):
+        raise ValueError(f"{name} has shape {w.shape}; it needs one weight per text, shape ({len(y_idx)},)")
+    bad = np.flatnonzero(~np.isfinite(w) | (w < 0))
+    if len(bad):
+        raise ValueError(f"{name}[{bad[0]}] is {float(w[bad[0]])!r}; weights must be finite and >= 0")
+    labeled = np.asarray(y_idx) >= 0
+    if not (w[labeled] > 0).any():
+        raise ValueError(f"{name} is 0 on every labeled row: the fit would have nothing to learn from")
+    return w
+
+
 def check_number(value, name, *, low=None, high=None, include_low=True, include_high=True, integer=False):
     """A scalar parameter in a range; ``check_scalar`` with NaN refused too."""
     bounds = {(True, True): "both", (True, False): "left", (False, True): "right", (False, False): "neither"}

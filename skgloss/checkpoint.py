@@ -52,14 +52,16 @@ MODEL_DIR = "model"
 _FREE_PARAMS = ("verbose", "callbacks", "device")
 
 
-def fit_fingerprint(est, texts, classes, y_idx) -> dict:
-    """What identifies a fit: its parameters (as JSON) and a sha256 of the texts and labels."""
+def fit_fingerprint(est, texts, classes, y_idx, sample_weight=None) -> dict:
+    """What identifies a fit: its parameters (as JSON) and a sha256 of the texts, labels and sample weights."""
     digest = hashlib.sha256()
     for text in texts:
         data = text.encode("utf-8", "surrogatepass")
         digest.update(len(data).to_bytes(8, "little") + data)
     digest.update(repr(classes.tolist()).encode())
     digest.update(np.asarray(y_idx, dtype=np.int64).tobytes())
+    if sample_weight is not None:
+        digest.update(b"sample_weight" + np.asarray(sample_weight, dtype=np.float64).tobytes())
     params = {k: v for k, v in json_params(est).items() if k not in _FREE_PARAMS}
     return {"params": params, "data_sha256": digest.hexdigest(), "n_samples": len(texts)}
 

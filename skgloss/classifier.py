@@ -20,7 +20,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ._logging import logger, verbosity
-from ._validation import check_choice, check_number, check_texts, encode_labels, is_unlabeled
+from ._validation import check_choice, check_number, check_sample_weight, check_texts, encode_labels, is_unlabeled
 from .callbacks import check_callbacks
 from .checkpoint import CheckpointFolder, fit_fingerprint
 from .corpus import CorpusGraph
@@ -522,7 +522,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         return np.setdiff1d(rows, val), np.sort(val)
 
     # --------------------------------------------------------------------- fit
-    def fit(self, X, y, *, checkpoint_dir=None, resume=False):
+    def fit(self, X, y, sample_weight=None, *, checkpoint_dir=None, resume=False):
         """Fine-tune the encoder and the head on texts.
 
         Parameters
@@ -533,6 +533,16 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             Labels of any sortable type. ``-1`` marks unlabeled rows: they take
             part in each batch's graph as unlabeled nodes (``loss="gloss"``)
             and never in the CE term.
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weight of each text (a scalar: the same for all). It
+            multiplies the row's cross-entropy (a weighted mean per batch,
+            on top of ``class_weight``), its ``L_G`` term when the row is
+            masked (``loss="gloss"``; the contrastive and neighbour terms of
+            ``"supcon"`` and ``"kl"`` are not weighted per row), its
+            pseudo-label term when it is a ``-1`` row with one, and its
+            place in the closed-form head's problem. A weight of 0 keeps a
+            row out of every term (it still sits in the graphs). Validation
+            scores are not weighted. The labeled rows may not all weigh 0.
         checkpoint_dir : str or path-like, optional
             A folder where, after every epoch, the fit saves what it needs to
             go on (``training_state.pt``) and the model it would return if
@@ -562,7 +572,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         there. See :doc:`user_guide`, "Checkpoints and resuming".
         """
         with verbosity(self.verbose):
-            self._set_fitted(self._fit(X, y, checkpoint_dir=checkpoint_dir, resume=resume))
+            self._set_fitted(self._fit(X, y, sample_weight, checkpoint_dir=checkpoint_dir, resume=resume))
         return self
 
     def _set_fitted(self, fitted):
@@ -571,11 +581,12 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             self.__dict__.pop(name, None)
         self.__dict__.update(fitted)
 
-    def _fit(self, X, y, checkpoint_dir=None, resume=False):
+    def _fit(self, X, y, sample_weight=None, checkpoint_dir=None, resume=False):
         """The whole fit, without touching ``self``'s fitted state; returns the fitted attributes."""
         self._validate_params()
         texts = check_texts(X)
         classes, y_idx = encode_labels(y, len(texts))
+        sample_weight = check_sample_weight(sample_weight, y_idx)
         checkpoints, resume_state = None, None
         if checkpoint_dir is None:
             if resume is not False:
@@ -583,7 +594,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             seed = _fit_seed(self.random_state)
         else:  # before the model loads: a wrong folder fails now, a resumed fit takes the seed it had
             checkpoints = CheckpointFolder(checkpoint_dir, resume)
-            seed, resume_state = checkpoints.begin(fit_fingerprint(self, texts, classes, y_idx),
+            seed, resume_state = checkpoints.begin(fit_fingerprint(self, texts, classes, y_idx, sample_weight),
                                                    lambda: _fit_seed(self.random_state))
         train_rows, val_rows = self._validation_split(y_idx, seed)
         n_unlabeled = int(np.sum(y_idx < 0))
@@ -596,11 +607,12 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         cv_results, stop_after = None, None
         folds = self._selection_folds(y_idx, val_rows, seed)
         if folds is not None:
-            cv_results = self._cross_validate_epochs(texts, classes, y_idx, folds, seed, device, precision)
+            cv_results = self._cross_validate_epochs(texts, classes, y_idx, folds, seed, device, precision,
+                                                     sample_weight)
             stop_after = cv_results["chosen_epochs"]
         fitted, _ = self._train(texts, classes, y_idx, train_rows, val_rows, seed, device, precision,
                                 callbacks=callbacks, checkpoints=checkpoints, resume_state=resume_state,
-                                stop_after=stop_after)
+                                stop_after=stop_after, sample_weight=sample_weight)
         fitted["cv_results_"] = cv_results
         fitted.update(_input_features(X))
         return fitted
@@ -625,7 +637,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
         return [labeled[fold] for _, fold in splitter.split(labeled, y_idx[labeled])]
 
-    def _cross_validate_epochs(self, texts, classes, y_idx, folds, seed, device, precision):
+    def _cross_validate_epochs(self, texts, classes, y_idx, folds, seed, device, precision, sample_weight=None):
         """How many epochs to train when too few labeled rows can be held out, by cross-validation.
 
         Each fold's labeled rows are hidden in turn and a fit runs on the
@@ -642,7 +654,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         for k, fold in enumerate(folds):
             train_rows = np.setdiff1d(np.arange(len(texts)), fold)
             _, result = self._train(texts, classes, y_idx, train_rows, fold, seed, device, precision,
-                                    n_iter_no_change=None)
+                                    n_iter_no_change=None, sample_weight=sample_weight)
             start.append(result.start_correct)
             per_epoch.append(result.epoch_correct)
             logger.info("fold %d/%d: start %.4f, epochs %s", k + 1, len(folds), float(np.mean(start[-1])),
@@ -660,7 +672,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                 "epoch_accuracy": accuracy, "chosen_epochs": chosen}
 
     def _train(self, texts, classes, y_idx, train_rows, val_rows, seed, device, precision, *, callbacks=(),
-               checkpoints=None, resume_state=None, stop_after=None, n_iter_no_change="same"):
+               checkpoints=None, resume_state=None, stop_after=None, n_iter_no_change="same", sample_weight=None):
         """One training run: load the encoder, build the corpus graph, train. ``(fitted attributes, result)``."""
         class_weight = self._class_weight_array(y_idx[train_rows], classes)
         use_corpus = self._uses_corpus_graph(y_idx)
@@ -714,7 +726,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                 self._write_checkpoint, checkpoints, fitted, encoder, head)
             result = train(encoder, head, tokens, y_seen, config, device, train_rows=train_rows,
                            val_rows=val_rows, val_y=y_idx[val_rows], hook=corpus, callbacks=callbacks,
-                           checkpoint=checkpoint, resume=resume_state)
+                           checkpoint=checkpoint, resume=resume_state, sample_weight=sample_weight)
         return fitted(encoder=encoder, head=head, history=result.history, best_epoch=result.best_epoch,
                       start_score=result.start_score,
                       graph=None if corpus is None else (corpus.bank, corpus.graph, corpus.F)), result

@@ -218,7 +218,7 @@ def training_step(forward, head, objective, hook, batch, config, device, opt, sc
         logits = head(h)
     h = h.float()
     hook.update(batch["rows"], h)
-    ctx = BatchContext(h, logits.float(), batch["labels"],
+    ctx = BatchContext(h, logits.float(), batch["labels"], sample_weight=batch.get("weights"),
                        **hook.batch_extras(batch["rows"], neighbours=objective.needs_neighbours))
     terms = objective.batch_terms(ctx)
     scaler.scale(terms["loss"]).backward()
@@ -294,15 +294,16 @@ def better_beyond_noise(challenger_correct, incumbent_correct, z=MARGIN_Z):
     return b - c > z * math.sqrt(b + c)
 
 
-def _refit_head(encoder, head, tokens, train_rows, y, config, device, hook):
+def _refit_head(encoder, head, tokens, train_rows, y, config, device, hook, sample_weight=None):
     """A copy of ``head`` fitted by logistic regression on eval-mode embeddings of the rows it learns from.
 
     Labeled rows with their labels and, in a semi-supervised fit, the rows
     that train on a pseudo-label with their label-spreading targets ``F_i``;
     the two groups weigh the same in total, as in the training loss (where
-    each is a mean per batch). The same pass refreshes those rows in the
-    corpus graph's memory bank. None when ``config.refit_head`` is off or
-    no row is labeled. See :mod:`skgloss.head`.
+    each is a mean per batch); ``sample_weight`` (n,) multiplies each
+    row's weight. The same pass refreshes those rows in the corpus graph's
+    memory bank. None when ``config.refit_head`` is off or no row is
+    labeled. See :mod:`skgloss.head`.
     """
     labeled = train_rows[y[train_rows] >= 0]
     if not config.refit_head or len(labeled) == 0:
@@ -316,6 +317,8 @@ def _refit_head(encoder, head, tokens, train_rows, y, config, device, hook):
     targets = np.concatenate([np.eye(n_classes)[y[labeled]], hook.F[pseudo] if len(pseudo) else
                               np.zeros((0, n_classes))])
     weights = np.r_[np.full(len(labeled), 1.0 / len(labeled)), np.full(len(pseudo), 1.0 / max(len(pseudo), 1))]
+    if sample_weight is not None:
+        weights = weights * sample_weight[rows]
     fitted = copy.deepcopy(head)
     return fit_linear_head(fitted, emb, targets, C=config.head_C, class_weight=config.class_weight,
                            sample_weight=weights * len(labeled))
@@ -329,7 +332,7 @@ def _head_logits(head, emb):
 
 
 def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_rows=None, val_rows=None,
-          val_y=None, hook=None, callbacks=(), checkpoint=None, resume=None):
+          val_y=None, hook=None, callbacks=(), checkpoint=None, resume=None, sample_weight=None):
     """Fine-tune ``encoder`` and ``head`` in place.
 
     Parameters
@@ -369,6 +372,10 @@ def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_row
         (weights, optimizer, schedule, random generators, corpus graph,
         early stopping, history) and goes on with the next epoch, so that
         the fit ends as the uninterrupted one would have.
+    sample_weight : float array of shape (n,), optional
+        Per-row weights of every training term (CE, ``L_G``'s masked rows,
+        pseudo-label targets) and of the closed-form head's problem.
+        Validation scores are not weighted.
 
     Returns
     -------
@@ -413,6 +420,8 @@ def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_row
     start_point = None  # (snapshot, per-row validation correctness) of the pre-trained encoder and its head
     best_correct = None  # per-row validation correctness of the best epoch so far
     labels = {"labels": y.astype(np.int64)}
+    if sample_weight is not None:
+        labels["weights"] = np.asarray(sample_weight, dtype=np.float32)
     result = TrainingResult()
     call_callbacks(callbacks, "on_fit_begin", {
         "n_train": int(len(train_rows)), "n_validation": int(len(val_rows)), "max_epochs": config.max_epochs,
@@ -426,7 +435,7 @@ def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_row
         logger.info("resumed after epoch %d", first_epoch - 1)
     elif has_val:  # epoch 0: the starting point (pre-trained encoder, closed-form head) competes
         emb, logits = _validation_pass(encoder, head, tokens, val_rows, config, device, hook)
-        start_head = _refit_head(encoder, head, tokens, train_rows, y, config, device, hook)
+        start_head = _refit_head(encoder, head, tokens, train_rows, y, config, device, hook, sample_weight)
         if start_head is not None:
             shipped["head"], logits = start_head, _head_logits(start_head, emb)
         result.start_score, result.start_log_loss, start_correct = _val_scores(
@@ -468,7 +477,7 @@ def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_row
         log_loss = None
         if has_val:
             emb, logits = _validation_pass(encoder, head, tokens, val_rows, config, device, hook)
-            refit = _refit_head(encoder, head, tokens, train_rows, y, config, device, hook)
+            refit = _refit_head(encoder, head, tokens, train_rows, y, config, device, hook, sample_weight)
         hook.on_epoch_end(epoch, record, config.graph_refresh)
         record["val_score"] = None
         if has_val:  # the trained head, or its refit copy where that is better beyond noise (same embeddings)
@@ -510,7 +519,7 @@ def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_row
             restore(start_point[0])
             early.best_epoch = 0
     else:  # nothing to choose with: the closed-form head, which never lags the embeddings
-        refit = _refit_head(encoder, head, tokens, train_rows, y, config, device, hook)
+        refit = _refit_head(encoder, head, tokens, train_rows, y, config, device, hook, sample_weight)
         if refit is not None:
             head.load_state_dict(refit.state_dict())
     result.best_epoch = early.best_epoch

@@ -107,6 +107,38 @@ def test_a_one_column_dataframe_sets_its_feature_name(tiny_bert, tmp_path):
     assert not hasattr(make_clf(tiny_bert, max_epochs=1).fit(X, y), "feature_names_in_")  # a list has no columns
 
 
+def test_sample_weight_zero_takes_rows_out_of_the_fit(tiny_bert):
+    """Every text twice, once with its label and once with the other: only the weights say which to learn."""
+    X, y = make_texts(12)
+    swapped = np.where(y == "fruit", "vehicle", "fruit").astype(object)
+    X2, y2 = X + X, np.concatenate([y, swapped])
+    w = np.r_[np.ones(len(X)), np.zeros(len(X))]
+    X_test, y_test = make_texts(20, seed=5)
+    weighted = make_clf(tiny_bert, max_epochs=4).fit(X2, y2, sample_weight=w)
+    assert weighted.score(X_test, y_test) >= 0.9
+    flipped = make_clf(tiny_bert, max_epochs=4).fit(X2, y2, sample_weight=w[::-1].copy())
+    assert flipped.score(X_test, y_test) <= 0.1  # the weights alone decide which labels it learns
+    # weights of 1 are no weights
+    a = make_clf(tiny_bert, max_epochs=1).fit(X, y, sample_weight=np.ones(len(X)))
+    b = make_clf(tiny_bert, max_epochs=1).fit(X, y)
+    np.testing.assert_allclose(a.predict_proba(X_test), b.predict_proba(X_test), atol=1e-6)
+
+
+@pytest.mark.parametrize("weights, message", [
+    ([1.0] * 3, r"sample_weight has shape \(3,\); it needs one weight per text, shape \(24,\)"),
+    ([1.0] * 23 + [-1.0], r"sample_weight\[23\] is -1.0; weights must be finite and >= 0"),
+    ([1.0] * 23 + [float("nan")], r"sample_weight\[23\] is nan"),
+    ([0.0] * 24, "sample_weight is 0 on every labeled row"),
+    ("heavy", "sample_weight must be an array of numbers"),
+])
+def test_bad_sample_weight_is_refused_before_training(tiny_bert, weights, message):
+    X, y = make_texts(12)
+    clf = make_clf(tiny_bert)
+    with pytest.raises((ValueError, TypeError), match=message):
+        clf.fit(X, y, sample_weight=weights)
+    assert not hasattr(clf, "classes_")
+
+
 def test_it_learns_the_toy_task(fitted):
     clf, _, _ = fitted
     X_test, y_test = make_texts(20, seed=5)

@@ -47,6 +47,43 @@ def test_g_loss_class_weight_scales_rows():
     torch.testing.assert_close(doubled, 2 * base)
 
 
+def test_g_loss_sample_weight_weighs_each_masked_row():
+    torch.manual_seed(0)
+    h = torch.randn(10, 6, dtype=torch.float64)
+    y = torch.tensor([0, 0, 0, 1, 1, 1, 2, 2, -1, -1])
+    w = torch.tensor([0.5, 1.0, 2.0, 0.0, 3.0, 1.0, 1.5, 1.0, 7.0, 9.0], dtype=torch.float64)
+    masked = stratified_mask(y, 0.6, gen(3))
+    prop = y.clone()
+    prop[masked] = -1
+    Fu = harmonic_propagation(batch_affinity(h, 0.7), prop, 3)
+    pos = torch.cumsum(prop < 0, 0) - 1
+    expected = -(w[masked] * torch.log(Fu[pos[masked], y[masked]])).sum() / masked.sum()
+    torch.testing.assert_close(g_loss(h, y, gamma=0.6, sigma=0.7, generator=gen(3), sample_weight=w), expected)
+    ones = g_loss(h, y, gamma=0.6, sigma=0.7, generator=gen(3), sample_weight=torch.ones(10, dtype=torch.float64))
+    torch.testing.assert_close(ones, g_loss(h, y, gamma=0.6, sigma=0.7, generator=gen(3)))
+
+
+def test_cross_entropy_sample_weight_is_a_weighted_mean():
+    from skgloss.losses._base import labeled_cross_entropy, soft_cross_entropy
+
+    torch.manual_seed(0)
+    logits = torch.randn(5, 3)
+    y = torch.tensor([0, 2, 1, -1, 2])
+    w = torch.tensor([2.0, 0.0, 1.0, 5.0, 1.0])
+    # weight 2 is the row twice, weight 0 the row left out; the -1 row has no CE whatever its weight
+    dup = torch.tensor([0, 0, 2, 4])
+    expected = F.cross_entropy(logits[dup], y[dup])
+    torch.testing.assert_close(labeled_cross_entropy(logits, y, sample_weight=w), expected)
+    cw = torch.tensor([1.0, 3.0, 0.5])
+    expected = (F.cross_entropy(logits[dup], y[dup], reduction="none") * cw[y[dup]]).sum() / cw[y[dup]].sum()
+    torch.testing.assert_close(labeled_cross_entropy(logits, y, cw, sample_weight=w), expected)
+    targets = torch.softmax(torch.randn(5, 3), dim=1)
+    mask = torch.tensor([True, True, False, True, False])
+    per_row = -(targets * torch.log_softmax(logits, 1)).sum(1)
+    torch.testing.assert_close(soft_cross_entropy(logits, targets, mask, w),
+                               (2 * per_row[0] + 5 * per_row[3]) / 7)
+
+
 def test_g_loss_is_lower_for_clustered_embeddings():
     y = torch.tensor([0] * 8 + [1] * 8)
     centers = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])

@@ -38,39 +38,49 @@ def as_class_weight(class_weight, device) -> torch.Tensor | None:
     return w.to(device)
 
 
-def labeled_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, class_weight=None) -> torch.Tensor:
+def labeled_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, class_weight=None,
+                          sample_weight: torch.Tensor | None = None) -> torch.Tensor:
     """Cross-entropy of ``logits`` over the rows whose label is not ``-1``.
 
-    The (class-weighted) mean over labeled rows, as ``F.cross_entropy``
-    computes it; a zero that keeps the graph when no row is labeled. Computed
-    with fixed shapes (a mask, no boolean indexing), so it never waits for
-    the device.
+    The weighted mean over labeled rows, ``Σ s_i w_(y_i) CE_i / Σ s_i w_(y_i)``
+    (``w`` the class weights, ``s`` the per-row ``sample_weight`` (B,); 1
+    where not given), which is what ``F.cross_entropy`` computes with class
+    weights alone; a zero that keeps the graph when no row is labeled (or
+    every labeled row weighs 0). Computed with fixed shapes (a mask, no
+    boolean indexing), so it never waits for the device.
     """
     labeled = labels >= 0
     weight = as_class_weight(class_weight, logits.device)
-    per_row = F.cross_entropy(logits.float(), labels.clamp_min(0), weight=weight, reduction="none")
+    per_row = F.cross_entropy(logits.float(), labels.clamp_min(0), reduction="none")
     row_weight = labeled.to(per_row.dtype)
     if weight is not None:
         row_weight = row_weight * weight[labels.clamp_min(0)]
+    if sample_weight is not None:
+        row_weight = row_weight * sample_weight.to(per_row.dtype)
     # 0/1 instead of 0/0 when nothing is labeled: the zero keeps the graph
-    return (per_row * labeled).sum() / row_weight.sum().clamp_min(torch.finfo(per_row.dtype).tiny)
+    return (per_row * row_weight).sum() / row_weight.sum().clamp_min(torch.finfo(per_row.dtype).tiny)
 
 
-def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None,
+                       sample_weight: torch.Tensor | None = None) -> torch.Tensor:
     """Mean over rows of ``-Σ_c t_c log softmax(logits)_c`` for soft targets ``t``.
 
     Used for pseudo-labeled rows, whose targets are label-spreading
     distributions. With ``mask`` (B,) bool, the mean runs over the masked
-    rows only (fixed shapes, no host sync). A zero that keeps the graph when
-    there are no rows.
+    rows only (fixed shapes, no host sync); with ``sample_weight`` (B,), it
+    is the weighted mean. A zero that keeps the graph when there are no rows
+    (or they weigh 0).
     """
     if logits.shape[0] == 0:
         return zero_with_graph(logits)
     log_p = F.log_softmax(logits.float(), dim=1)
     per_row = -(targets.to(log_p.dtype) * log_p).sum(dim=1)
-    if mask is None:
+    if mask is None and sample_weight is None:
         return per_row.mean()
-    return (per_row * mask).sum() / mask.sum().clamp_min(1)
+    w = torch.ones_like(per_row) if mask is None else mask.to(per_row.dtype)
+    if sample_weight is not None:
+        w = w * sample_weight.to(per_row.dtype)
+    return (per_row * w).sum() / w.sum().clamp_min(torch.finfo(per_row.dtype).tiny)
 
 
 @dataclass
@@ -90,6 +100,8 @@ class BatchContext:
         Class ids; ``-1`` for rows whose label is unknown or hidden.
     soft_targets, soft_mask : torch.Tensor (B, C) and (B,) bool, optional
         Pseudo-label targets from the corpus graph and the rows that have one.
+    sample_weight : torch.Tensor (B,), optional
+        Per-row weights (``fit(..., sample_weight=...)``).
     neighbour_dist, neighbour_weight : torch.Tensor (B, K, C) and (B, K), optional
         Label distributions and edge weights of each row's corpus neighbours.
     """
@@ -99,6 +111,7 @@ class BatchContext:
     labels: torch.Tensor
     soft_targets: torch.Tensor | None = None
     soft_mask: torch.Tensor | None = None
+    sample_weight: torch.Tensor | None = None
     neighbour_dist: torch.Tensor | None = None
     neighbour_weight: torch.Tensor | None = None
 
@@ -129,7 +142,7 @@ class Objective(nn.Module):
 
     def terms_of(self, ctx: BatchContext) -> dict:
         """The objective's own terms (without ``"pseudo"``); by default ``self.terms(h, labels, logits)``."""
-        return self.terms(ctx.embeddings, ctx.labels, ctx.logits)
+        return self.terms(ctx.embeddings, ctx.labels, ctx.logits, sample_weight=ctx.sample_weight)
 
     def batch_terms(self, ctx: BatchContext) -> dict:
         """Every term of one batch as a dict of scalar tensors; ``"loss"`` is the one to minimise.
@@ -139,7 +152,7 @@ class Objective(nn.Module):
         """
         terms = self.terms_of(ctx)
         if ctx.soft_mask is not None:
-            terms["pseudo"] = soft_cross_entropy(ctx.logits, ctx.soft_targets, ctx.soft_mask)
+            terms["pseudo"] = soft_cross_entropy(ctx.logits, ctx.soft_targets, ctx.soft_mask, ctx.sample_weight)
             terms["loss"] = terms["loss"] + self.ce_weight * terms["pseudo"]
         return terms
 
@@ -187,23 +200,26 @@ class MixedLoss(Objective):
         return 1.0 - self.lam
 
 
-    def graph_term(self, embeddings: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def graph_term(self, embeddings: torch.Tensor, labels: torch.Tensor, sample_weight=None) -> torch.Tensor:
+        """The term on embeddings; ``sample_weight`` (B,) weighs its rows where the term supports it."""
         raise NotImplementedError
 
-    def terms(self, embeddings: torch.Tensor, labels: torch.Tensor, logits: torch.Tensor | None = None) -> dict:
+    def terms(self, embeddings: torch.Tensor, labels: torch.Tensor, logits: torch.Tensor | None = None,
+              sample_weight: torch.Tensor | None = None) -> dict:
         """Every term of the loss, as a dict of scalar tensors.
 
         Keys: ``"ce"`` (when ``logits`` is given), :attr:`term_name`, and
-        ``"loss"``, the value that :meth:`forward` returns.
+        ``"loss"``, the value that :meth:`forward` returns. ``sample_weight``
+        (B,) weighs the rows of CE, and of the term where it supports it.
         """
-        term = self.graph_term(embeddings, labels)
+        term = self.graph_term(embeddings, labels, sample_weight=sample_weight)
         if logits is None:
             return {self.term_name: term, "loss": term}
-        ce = labeled_cross_entropy(logits, labels, self.class_weight_on(logits.device))
+        ce = labeled_cross_entropy(logits, labels, self.class_weight_on(logits.device), sample_weight)
         return {"ce": ce, self.term_name: term, "loss": (1.0 - self.lam) * ce + self.lam * term}
 
     def forward(self, embeddings: torch.Tensor, labels: torch.Tensor,
-                logits: torch.Tensor | None = None) -> torch.Tensor:
+                logits: torch.Tensor | None = None, sample_weight: torch.Tensor | None = None) -> torch.Tensor:
         """The loss.
 
         Parameters
@@ -216,5 +232,8 @@ class MixedLoss(Objective):
             Outputs of a classification head on the same embeddings. When
             given, the result is ``(1 - λ)·CE + λ·term``; otherwise the term
             alone.
+        sample_weight : torch.Tensor of shape (B,), optional
+            Non-negative per-row weights of CE (a weighted mean) and, for
+            G-Loss, of ``L_G``'s masked rows.
         """
-        return self.terms(embeddings, labels, logits)["loss"]
+        return self.terms(embeddings, labels, logits, sample_weight=sample_weight)["loss"]

@@ -30,10 +30,11 @@ class CrossEntropyLoss(Objective):
         super().__init__()
         self.class_weight = class_weight
 
-    def terms(self, embeddings: torch.Tensor, labels: torch.Tensor, logits: torch.Tensor) -> dict:
-        """``{"ce", "loss"}`` for one batch (both the same tensor)."""
-        ce = labeled_cross_entropy(logits, labels, self.class_weight_on(logits.device))
+    def terms(self, embeddings: torch.Tensor, labels: torch.Tensor, logits: torch.Tensor,
+              sample_weight: torch.Tensor | None = None) -> dict:
+        """``{"ce", "loss"}`` for one batch (both the same tensor); ``sample_weight`` (B,) weighs the rows."""
+        ce = labeled_cross_entropy(logits, labels, self.class_weight_on(logits.device), sample_weight)
         return {"ce": ce, "loss": ce}
 
-    def forward(self, embeddings, labels, logits):
-        return self.terms(embeddings, labels, logits)["loss"]
+    def forward(self, embeddings, labels, logits, sample_weight=None):
+        return self.terms(embeddings, labels, logits, sample_weight=sample_weight)["loss"]

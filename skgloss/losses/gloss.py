@@ -99,7 +99,8 @@ def stratified_mask(labels: torch.Tensor, gamma: float, generator: torch.Generat
     return labeled & (rank >= n_keep)
 
 
-def g_loss_with_info(embeddings, labels, *, gamma=0.7, sigma, n_neighbors=None, class_weight=None, generator=None):
+def g_loss_with_info(embeddings, labels, *, gamma=0.7, sigma, n_neighbors=None, class_weight=None, generator=None,
+                     sample_weight=None):
     """:func:`g_loss`, plus a dict that says how much of the batch was used.
 
     The dict holds 0-d tensors (reading them waits for the device):
@@ -137,13 +138,16 @@ def g_loss_with_info(embeddings, labels, *, gamma=0.7, sigma, n_neighbors=None, 
     weight = as_class_weight(class_weight, embeddings.device)
     if weight is not None:
         nll = nll * weight.to(dtype)[labels.clamp_min(0)]
+    if sample_weight is not None:
+        nll = nll * sample_weight.to(device=nll.device, dtype=dtype)
     n_used = used.sum()
     loss = torch.where(used, nll, torch.zeros_like(nll)).sum() / n_used.clamp_min(1)
     info = {"n_masked": masked.sum(), "n_used": n_used, "degenerate": n_used == 0}
     return loss.to(out_dtype), info
 
 
-def g_loss(embeddings, labels, *, gamma=0.7, sigma, n_neighbors=None, class_weight=None, generator=None):
+def g_loss(embeddings, labels, *, gamma=0.7, sigma, n_neighbors=None, class_weight=None, generator=None,
+           sample_weight=None):
     """The in-batch G-Loss ``L_G`` of one mini-batch (:doc:`method`, in-batch G-Loss steps 1-6).
 
     Parameters
@@ -164,11 +168,14 @@ def g_loss(embeddings, labels, *, gamma=0.7, sigma, n_neighbors=None, class_weig
         ``w``, indexed by class id.
     generator : torch.Generator, optional
         Generator of the labeled/masked split (best on the device of ``embeddings``).
+    sample_weight : torch.Tensor of shape (B,), optional
+        ``s``, non-negative per-row weights: each masked row's term is
+        multiplied by ``s_m`` (as by its class weight).
 
     Returns
     -------
     loss : torch.Tensor, scalar
-        ``-(1/|M|) Σ_(m ∈ M) w_(y_m) log F_U[m, y_m]``; a zero that keeps the
+        ``-(1/|M|) Σ_(m ∈ M) s_m w_(y_m) log F_U[m, y_m]``; a zero that keeps the
         graph for a degenerate batch.
 
     Examples
@@ -184,7 +191,7 @@ def g_loss(embeddings, labels, *, gamma=0.7, sigma, n_neighbors=None, class_weig
     """
     return g_loss_with_info(
         embeddings, labels, gamma=gamma, sigma=sigma, n_neighbors=n_neighbors,
-        class_weight=class_weight, generator=generator,
+        class_weight=class_weight, generator=generator, sample_weight=sample_weight,
     )[0]
 
 
@@ -281,10 +288,11 @@ class GLoss(MixedLoss):
         for key, value in state.items():
             self.generator_for(key).set_state(value)
 
-    def graph_term(self, embeddings, labels):
+    def graph_term(self, embeddings, labels, sample_weight=None):
         loss, info = g_loss_with_info(
             embeddings, labels, gamma=self.gamma, sigma=self.sigma, n_neighbors=self.n_neighbors,
             class_weight=self.class_weight_on(embeddings.device), generator=self.generator_for(embeddings.device),
+            sample_weight=sample_weight,
         )
         self.n_batches += 1
         self._counts.add(degenerate=info["degenerate"], masked=info["n_masked"], used=info["n_used"])

@@ -80,14 +80,18 @@ class NeighbourKLLoss(Objective):
         self.lam = check_lam(lam)
         self.class_weight = class_weight
 
-    def terms(self, logits, labels, neighbour_dist, neighbour_weight) -> dict:
-        """``{"ce", "kl", "loss"}`` for one batch; CE over rows with label >= 0."""
-        ce = labeled_cross_entropy(logits, labels, self.class_weight_on(logits.device))
+    def terms(self, logits, labels, neighbour_dist, neighbour_weight, sample_weight=None) -> dict:
+        """``{"ce", "kl", "loss"}`` for one batch; CE over rows with label >= 0, weighted by ``sample_weight``.
+
+        The neighbour term is not weighted per row.
+        """
+        ce = labeled_cross_entropy(logits, labels, self.class_weight_on(logits.device), sample_weight)
         kl = neighbour_kl_loss(logits, neighbour_dist, neighbour_weight)
         return {"ce": ce, "kl": kl, "loss": ce + self.lam * kl}
 
     def terms_of(self, ctx):
-        return self.terms(ctx.logits, ctx.labels, ctx.neighbour_dist, ctx.neighbour_weight)
+        return self.terms(ctx.logits, ctx.labels, ctx.neighbour_dist, ctx.neighbour_weight,
+                          sample_weight=ctx.sample_weight)
 
-    def forward(self, logits, labels, neighbour_dist, neighbour_weight):
-        return self.terms(logits, labels, neighbour_dist, neighbour_weight)["loss"]
+    def forward(self, logits, labels, neighbour_dist, neighbour_weight, sample_weight=None):
+        return self.terms(logits, labels, neighbour_dist, neighbour_weight, sample_weight=sample_weight)["loss"]

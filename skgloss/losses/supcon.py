@@ -81,5 +81,6 @@ class SupConLoss(MixedLoss):
         super().__init__(lam=lam, class_weight=class_weight)
         self.temperature = temperature
 
-    def graph_term(self, embeddings, labels):
+    def graph_term(self, embeddings, labels, sample_weight=None):
+        """``L_SC``; not weighted per row (``sample_weight`` weighs CE only)."""
         return supcon_loss(embeddings, labels, temperature=self.temperature)
