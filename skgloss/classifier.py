@@ -256,6 +256,13 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         arguments, e.g. ``{"mode": "max-autotune"}``). Compiling takes time
         at the start of ``fit`` and pays on long fits on a GPU; the saved
         and returned encoder is the plain module.
+    warm_start : bool, default=False
+        When the estimator is already fitted, the next ``fit`` starts from
+        its fine-tuned encoder, tokenizer and head (copies) instead of
+        loading ``model_name_or_path``: more epochs, or new texts, without
+        starting over. The labels must be the same classes (the head's
+        columns); everything else (optimizer, schedule, corpus graph, σ) is
+        set up anew. On an unfitted estimator it has no effect.
     callbacks : list of objects or None, default=None
         Called during ``fit``: ``on_fit_begin(info)``, ``on_epoch_end(epoch,
         record)`` (return True to stop after this epoch) and
@@ -367,6 +374,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         device="auto",
         precision="auto",
         compile=False,
+        warm_start=False,
         callbacks=None,
         random_state=None,
         verbose=0,
@@ -401,6 +409,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         self.device = device
         self.precision = precision
         self.compile = compile
+        self.warm_start = warm_start
         self.callbacks = callbacks
         self.random_state = random_state
         self.verbose = verbose
@@ -454,6 +463,8 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         if not isinstance(self.compile, (bool, dict)):
             raise ValueError(f"compile must be True, False or a dict of torch.compile arguments, got {self.compile!r}")
         check_callbacks(self.callbacks)
+        if not isinstance(self.warm_start, (bool, np.bool_)):
+            raise ValueError(f"warm_start must be True or False, got {self.warm_start!r}")
         cw = self.class_weight
         if not (cw is None or isinstance(cw, dict) or (isinstance(cw, str) and cw == "balanced")):
             raise ValueError(f"class_weight must be None, 'balanced' or a dict, got {self.class_weight!r}")
@@ -587,6 +598,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         texts = check_texts(X)
         classes, y_idx = encode_labels(y, len(texts))
         sample_weight = check_sample_weight(sample_weight, y_idx)
+        warm = self._warm_start_model(classes)
         checkpoints, resume_state = None, None
         if checkpoint_dir is None:
             if resume is not False:
@@ -608,11 +620,11 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         folds = self._selection_folds(y_idx, val_rows, seed)
         if folds is not None:
             cv_results = self._cross_validate_epochs(texts, classes, y_idx, folds, seed, device, precision,
-                                                     sample_weight)
+                                                     sample_weight, warm)
             stop_after = cv_results["chosen_epochs"]
         fitted, _ = self._train(texts, classes, y_idx, train_rows, val_rows, seed, device, precision,
                                 callbacks=callbacks, checkpoints=checkpoints, resume_state=resume_state,
-                                stop_after=stop_after, sample_weight=sample_weight)
+                                stop_after=stop_after, sample_weight=sample_weight, warm=warm)
         fitted["cv_results_"] = cv_results
         fitted.update(_input_features(X))
         return fitted
@@ -637,7 +649,17 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
         return [labeled[fold] for _, fold in splitter.split(labeled, y_idx[labeled])]
 
-    def _cross_validate_epochs(self, texts, classes, y_idx, folds, seed, device, precision, sample_weight=None):
+    def _warm_start_model(self, classes):
+        """``(encoder, tokenizer, head)`` of the fitted model to start from, or None (see ``warm_start``)."""
+        if not self.warm_start or not hasattr(self, "encoder_"):
+            return None
+        if len(classes) != len(self.classes_) or not np.array_equal(classes, self.classes_):
+            raise ValueError(f"warm_start=True goes on from a model fitted on the classes {self.classes_.tolist()}, "
+                             f"but y has the classes {classes.tolist()}; fit with warm_start=False to start over")
+        return self.encoder_, self.tokenizer_, self.head_
+
+    def _cross_validate_epochs(self, texts, classes, y_idx, folds, seed, device, precision, sample_weight=None,
+                               warm=None):
         """How many epochs to train when too few labeled rows can be held out, by cross-validation.
 
         Each fold's labeled rows are hidden in turn and a fit runs on the
@@ -654,7 +676,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         for k, fold in enumerate(folds):
             train_rows = np.setdiff1d(np.arange(len(texts)), fold)
             _, result = self._train(texts, classes, y_idx, train_rows, fold, seed, device, precision,
-                                    n_iter_no_change=None, sample_weight=sample_weight)
+                                    n_iter_no_change=None, sample_weight=sample_weight, warm=warm)
             start.append(result.start_correct)
             per_epoch.append(result.epoch_correct)
             logger.info("fold %d/%d: start %.4f, epochs %s", k + 1, len(folds), float(np.mean(start[-1])),
@@ -672,8 +694,12 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                 "epoch_accuracy": accuracy, "chosen_epochs": chosen}
 
     def _train(self, texts, classes, y_idx, train_rows, val_rows, seed, device, precision, *, callbacks=(),
-               checkpoints=None, resume_state=None, stop_after=None, n_iter_no_change="same", sample_weight=None):
-        """One training run: load the encoder, build the corpus graph, train. ``(fitted attributes, result)``."""
+               checkpoints=None, resume_state=None, stop_after=None, n_iter_no_change="same", sample_weight=None,
+               warm=None):
+        """One training run: load the encoder (or copy ``warm``'s), build the corpus graph, train.
+
+        Returns ``(fitted attributes, result)``.
+        """
         class_weight = self._class_weight_array(y_idx[train_rows], classes)
         use_corpus = self._uses_corpus_graph(y_idx)
         # What training and propagation may see: validation labels are hidden.
@@ -686,12 +712,16 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
 
         with torch.random.fork_rng(devices=rng_devices):
             torch.manual_seed(seed)
-            encoder, tokenizer = load_encoder(self.model_name_or_path, verbose=self.verbose)
+            if warm is None:
+                encoder, tokenizer = load_encoder(self.model_name_or_path, verbose=self.verbose)
+            else:  # copies: the fitted model stays as it is until this fit succeeds
+                encoder, tokenizer = copy.deepcopy(warm[0]), warm[1]
             max_pos = getattr(encoder.config, "max_position_embeddings", None)
             if max_pos is not None and self.max_length > max_pos:
                 raise ValueError(f"max_length={self.max_length} exceeds the encoder's {max_pos} positions")
             encoder.to(device)
-            head = torch.nn.Linear(encoder.config.hidden_size, len(classes)).to(device)
+            head = (torch.nn.Linear(encoder.config.hidden_size, len(classes)) if warm is None
+                    else copy.deepcopy(warm[2]).float()).to(device)
             tokens = TokenizedTexts(tokenizer, texts, self.max_length)  # the only tokenization of the run
             corpus = None
             if use_corpus:

@@ -139,6 +139,30 @@ def test_bad_sample_weight_is_refused_before_training(tiny_bert, weights, messag
     assert not hasattr(clf, "classes_")
 
 
+def test_warm_start_goes_on_from_the_fitted_model(tiny_bert):
+    X, y = make_texts(12)
+    clf = make_clf(tiny_bert, max_epochs=2).fit(X, y)
+    before = {k: v.clone() for k, v in clf.encoder_.state_dict().items()}
+    fitted_encoder = clf.encoder_
+    pretrained, _ = load_encoder(tiny_bert)
+    # a learning rate too small to move anything: the encoder the fit returns is the one it started from
+    clf.set_params(warm_start=True, learning_rate=1e-30, max_epochs=1).fit(X, y)
+    assert clf.encoder_ is not fitted_encoder  # a copy was trained, the old model untouched until the fit ended
+    for k, v in clf.encoder_.state_dict().items():
+        torch.testing.assert_close(v, before[k])
+    assert any(not torch.equal(v, pretrained.state_dict()[k]) for k, v in before.items())
+    # without warm_start the same fit starts from the pre-trained encoder again
+    cold = make_clf(tiny_bert, learning_rate=1e-30, max_epochs=1).fit(X, y)
+    for k, v in cold.encoder_.state_dict().items():
+        torch.testing.assert_close(v, pretrained.state_dict()[k])
+    # other classes than the fitted head's: refused, and the fitted model is kept
+    y3 = y.copy()
+    y3[:3] = "boat"
+    with pytest.raises(ValueError, match=r"warm_start=True goes on from a model fitted on the classes"):
+        clf.fit(X, y3)
+    assert list(clf.classes_) == ["fruit", "vehicle"]
+
+
 def test_it_learns_the_toy_task(fitted):
     clf, _, _ = fitted
     X_test, y_test = make_texts(20, seed=5)

@@ -46,6 +46,7 @@ def test_bad_data(tiny_bert, X_bad, y_bad, exc, match):
         ("max_length", 1, ValueError), ("max_length", 10.0, TypeError),
         ("batch_size", 0, ValueError), ("batch_size", 1, ValueError),
         ("predict_batch_size", 0, ValueError), ("predict_batch_size", 2.5, TypeError),
+        ("warm_start", "yes", ValueError),
         ("max_epochs", 0, ValueError), ("learning_rate", 0, ValueError),
         ("weight_decay", -1, ValueError), ("warmup_ratio", 1.0, ValueError),
         ("max_grad_norm", 0, ValueError), ("validation_fraction", 1.0, ValueError),
