@@ -48,7 +48,7 @@ DEFAULT_CORPUS_NEIGHBORS = 10
 _FITTED_ATTRIBUTES = ("classes_", "device_", "precision_", "sigma_", "encoder_", "tokenizer_", "head_", "history_",
                       "n_iter_", "best_epoch_", "start_score_", "n_features_out_", "graph_", "label_distributions_",
                       "transduction_", "corpus_embeddings_", "_neighbor_index", "cv_results_", "n_features_in_",
-                      "feature_names_in_")
+                      "feature_names_in_", "n_samples_fit_", "n_labeled_fit_")
 
 
 def _input_features(X):
@@ -314,6 +314,10 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         The precision ``precision`` resolved to on ``device_``.
     n_features_out_ : int
         Width of the embeddings that ``transform`` returns.
+    n_samples_fit_ : int
+        Texts in the fit's ``X``.
+    n_labeled_fit_ : int
+        Of them, the labeled ones (validation rows included).
     n_features_in_ : int
         1, when the fit's ``X`` was a one-column 2-D array or DataFrame
         (absent for a list or 1-D array of texts).
@@ -626,7 +630,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                                 callbacks=callbacks, checkpoints=checkpoints, resume_state=resume_state,
                                 stop_after=stop_after, sample_weight=sample_weight, warm=warm)
         fitted["cv_results_"] = cv_results
-        fitted.update(_input_features(X))
+        fitted.update(_input_features(X), n_samples_fit_=len(texts), n_labeled_fit_=int(np.sum(y_idx >= 0)))
         return fitted
 
     def _selection_folds(self, y_idx, val_rows, seed):

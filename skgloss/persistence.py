@@ -10,6 +10,8 @@ A model folder (format 1) holds:
 - ``head.safetensors``: the linear head (``weight`` (C, d), ``bias`` (C,));
 - ``corpus.safetensors``, when the fit kept a corpus graph: the embeddings
   (n, d), the label distributions ``F`` (n, C) and the graph's CSR arrays;
+- ``README.md``: the model card (:mod:`skgloss.model_card`), for people
+  and for the Hugging Face Hub;
 - ``encoder/``: the encoder and its tokenizer, by Hugging Face's
   ``save_pretrained`` (safetensors), which is also a sentence-transformers
   model with the fit's pooling and ``max_length``
@@ -142,17 +144,21 @@ def _metadata(est):
         "start_score_": est.start_score_,
         "cv_results_": getattr(est, "cv_results_", None),
         "n_features_in_": getattr(est, "n_features_in_", None),
+        "n_samples_fit_": getattr(est, "n_samples_fit_", None),
+        "n_labeled_fit_": getattr(est, "n_labeled_fit_", None),
         "feature_names_in_": (list(est.feature_names_in_) if hasattr(est, "feature_names_in_") else None),
     }
 
 
-def _write_model(est, folder, data=None):
+def _write_model(est, folder, data=None, title="skgloss model"):
     from safetensors.numpy import save_file as save_numpy
     from safetensors.torch import save_file
 
     from .encoder import save_encoder
+    from .model_card import model_card
 
     meta = _metadata(est)  # first: a label JSON cannot hold fails before anything is written
+    (folder / "README.md").write_text(model_card(est, meta["params"], title=title), encoding="utf-8")
     save_encoder(est.encoder_, est.tokenizer_, folder / ENCODER_DIR, pooling=est.pooling, max_length=est.max_length)
     save_file({k: v.detach().cpu().contiguous() for k, v in est.head_.state_dict().items()}, str(folder / HEAD_FILE))
     if hasattr(est, "graph_"):
@@ -181,7 +187,7 @@ def save_model(est, folder, *, data=None) -> Path:
     tmp = folder.with_name(f".{folder.name}.saving-{tag}")
     try:
         tmp.mkdir()
-        _write_model(est, tmp, data)
+        _write_model(est, tmp, data, title=folder.name)
         if folder.exists():
             old = folder.with_name(f".{folder.name}.old-{tag}")
             os.replace(folder, old)
@@ -350,6 +356,9 @@ def load_model(cls, folder, *, device="auto"):
               "cv_results_": meta.get("cv_results_"), "n_features_out_": d}
     if meta.get("n_features_in_") == 1:
         fitted["n_features_in_"] = 1
+    for key in ("n_samples_fit_", "n_labeled_fit_"):
+        if isinstance(meta.get(key), Integral) and not isinstance(meta.get(key), bool):
+            fitted[key] = int(meta[key])
     names = meta.get("feature_names_in_")
     if isinstance(names, list) and len(names) == 1 and isinstance(names[0], str):
         fitted["feature_names_in_"] = np.asarray(names, dtype=object)

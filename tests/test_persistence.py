@@ -184,3 +184,27 @@ def test_the_saved_encoder_is_a_sentence_transformers_model(tiny_bert, tmp_path,
     np.testing.assert_allclose(emb, clf.transform(X + long), atol=1e-5)
     assert model.max_seq_length == FAST["max_length"]
     assert GLossTextClassifier.from_pretrained(folder).predict(X).tolist() == clf.predict(X).tolist()
+
+
+def test_the_model_card_says_what_the_model_is(tiny_bert, tmp_path):
+    from skgloss.model_card import _is_hub_id
+
+    X, y = make_texts(40)
+    clf = GLossTextClassifier(tiny_bert, **{**FAST, "validation_fraction": 0.25, "max_epochs": 2}).fit(X, y)
+    folder = clf.save_pretrained(tmp_path / "my-classifier")
+    card = (folder / "README.md").read_text()
+    front, body = card.split("---\n")[1], card.split("---\n", 2)[2]
+    assert "library_name: skgloss" in front and "pipeline_tag: text-classification" in front
+    assert "base_model" not in front  # a local folder is no Hub id
+    assert body.startswith("\n# my-classifier")
+    assert "| classes | 2: `fruit`, `vehicle` |" in body and "| training texts | 80 (80 labeled, 0 unlabeled) |" in body
+    epoch = clf.best_epoch_
+    score = clf.start_score_ if epoch == 0 else clf.history_[epoch - 1]["val_score"]
+    assert f"validation accuracy {score:.4f}" in body and f"sigma={clf.sigma_:.4g}" in body
+    assert '"lam": 0.8' in body and "from_pretrained" in body
+    meta = json.loads((folder / "skgloss.json").read_text())
+    assert "README.md" in meta["manifest"]  # verified on load like every other file
+    loaded = GLossTextClassifier.from_pretrained(folder)
+    assert (loaded.n_samples_fit_, loaded.n_labeled_fit_) == (80, 80)
+    assert _is_hub_id("sentence-transformers/all-MiniLM-L6-v2") and _is_hub_id("bert-base-uncased")
+    assert not _is_hub_id(str(tmp_path)) and not _is_hub_id("./models/x") and not _is_hub_id("a/b/c")
