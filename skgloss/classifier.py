@@ -1021,14 +1021,22 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         return save_model(self, folder)
 
     @classmethod
-    def from_pretrained(cls, folder, *, device="auto"):
+    def from_pretrained(cls, folder, *, device="auto", revision=None, cache_dir=None, local_files_only=False,
+                        token=None):
         """Load a model saved with :meth:`save_pretrained`, verifying it first.
 
         Parameters
         ----------
         folder : str or os.PathLike
+            A model folder, or the id of a Hugging Face Hub repo that holds
+            one (``"org/name"``), downloaded through ``huggingface_hub`` into
+            its cache (:mod:`skgloss.hub`).
         device : "auto" or str or torch.device, default="auto"
             Where to put the loaded model.
+        revision, cache_dir, local_files_only, token : optional
+            For a Hub id: the branch, tag or commit; the cache folder
+            (default: ``huggingface_hub``'s); use only what the cache holds
+            (also with ``HF_HUB_OFFLINE=1``); the access token.
 
         Returns
         -------
@@ -1042,5 +1050,42 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             damaged (size or sha256 against the manifest), a parameter that
             ``fit`` would refuse, no tokenizer, or a head or corpus whose
             shapes do not match ``classes_``; the message names the file.
+        ValueError
+            A Hub id whose repo cannot be had (offline and not cached, not
+            found, no access).
         """
+        from .hub import resolve_model_folder
+
+        folder = resolve_model_folder(folder, revision=revision, cache_dir=cache_dir,
+                                      local_files_only=local_files_only, token=token)
         return load_model(cls, folder, device=device)
+
+    def push_to_hub(self, repo_id, *, commit_message=None, private=None, token=None, revision=None,
+                    create_pr=False):
+        """Upload the fitted model (the folder :meth:`save_pretrained` writes, model card included) to the Hub.
+
+        Parameters
+        ----------
+        repo_id : str
+            ``"user/name"`` or ``"org/name"``; created if it does not exist.
+        commit_message : str, optional
+        private : bool, optional
+            For a new repo.
+        token : str, optional
+            Default: ``huggingface_hub``'s (``huggingface-cli login``, ``HF_TOKEN``).
+        revision : str, optional
+            The branch to commit to.
+        create_pr : bool, default=False
+            Open a pull request instead of committing.
+
+        Returns
+        -------
+        huggingface_hub.CommitInfo
+            With the commit's URL; :meth:`from_pretrained` with ``repo_id``
+            loads the model back.
+        """
+        from .hub import push_folder
+
+        check_is_fitted(self)
+        return push_folder(self.save_pretrained, repo_id, commit_message=commit_message, private=private,
+                           token=token, revision=revision, create_pr=create_pr)
