@@ -28,7 +28,7 @@ from .devices import PRECISIONS, resolve_device, resolve_precision
 from .encoder import DEFAULT_MODEL, POOLINGS, embed_tokens, load_encoder, resolve_model_path
 from .graph import NeighborIndex, sqrt_sigma_heuristic
 from .inference import INFERENCE, GraphInference, class_probabilities
-from .inputs import TokenizedTexts
+from .inputs import TokenizedTexts, warn_truncated
 from .persistence import load_model, save_model
 from .training import BATCHING, LOSSES, TrainingConfig, better_beyond_noise, train
 
@@ -136,7 +136,11 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         How token states become a document embedding. Mean pooling is what
         sentence-transformers models such as MiniLM were trained with.
     max_length : int >= 2, default=128
-        Tokens per text after truncation (the paper's setting).
+        Tokens per text after truncation (the paper's setting). Longer
+        texts keep their first ``max_length`` tokens; ``fit``, ``predict``,
+        ``predict_proba`` and ``transform`` then give one
+        :class:`skgloss.inputs.TruncationWarning` per call, with how many
+        texts were cut.
     batch_size : int, default=32
         Texts per training step; also the number of nodes of each batch graph
         (at least 2 for ``loss="gloss"``). 32 fits a CPU; the paper used 128
@@ -680,7 +684,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         for k, fold in enumerate(folds):
             train_rows = np.setdiff1d(np.arange(len(texts)), fold)
             _, result = self._train(texts, classes, y_idx, train_rows, fold, seed, device, precision,
-                                    n_iter_no_change=None, sample_weight=sample_weight, warm=warm)
+                                    n_iter_no_change=None, sample_weight=sample_weight, warm=warm, warn=False)
             start.append(result.start_correct)
             per_epoch.append(result.epoch_correct)
             logger.info("fold %d/%d: start %.4f, epochs %s", k + 1, len(folds), float(np.mean(start[-1])),
@@ -699,7 +703,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
 
     def _train(self, texts, classes, y_idx, train_rows, val_rows, seed, device, precision, *, callbacks=(),
                checkpoints=None, resume_state=None, stop_after=None, n_iter_no_change="same", sample_weight=None,
-               warm=None):
+               warm=None, warn=True):
         """One training run: load the encoder (or copy ``warm``'s), build the corpus graph, train.
 
         Returns ``(fitted attributes, result)``.
@@ -727,6 +731,8 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             head = (torch.nn.Linear(encoder.config.hidden_size, len(classes)) if warm is None
                     else copy.deepcopy(warm[2]).float()).to(device)
             tokens = TokenizedTexts(tokenizer, texts, self.max_length)  # the only tokenization of the run
+            if warn:
+                warn_truncated(tokens, len(texts), self.max_length, max_pos)
             corpus = None
             if use_corpus:
                 # The one pass over the corpus: it fills the memory bank and gives sigma.
@@ -839,15 +845,19 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                 yield item
                 bar.update(len(item[0]))
 
+        n_cut = 0
         try:
             for start in range(0, len(texts), _PREDICT_CHUNK):
                 tokens = TokenizedTexts(self.tokenizer_, texts[start:start + _PREDICT_CHUNK], self.max_length)
+                n_cut += int(tokens.truncated.sum())
                 out = self._embed_rows(self.encoder_, tokens, head=self.head_ if with_logits else None,
                                        progress=progress if bar is not None else None)
                 yield (start, *out) if with_logits else (start, out)
         finally:
             if bar is not None:
                 bar.close()
+        warn_truncated(n_cut, len(texts), self.max_length,
+                       getattr(self.encoder_.config, "max_position_embeddings", None))
 
     def predict_proba(self, X):
         """Class probabilities.

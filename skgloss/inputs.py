@@ -21,12 +21,15 @@ order, :func:`skgloss.encoder.embed_tokens`).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 
 from .devices import transfer_options
 
-__all__ = ["TokenizedTexts", "char_budget", "cut_at_whitespace", "device_batches", "length_sorted",
+__all__ = ["TokenizedTexts", "TruncationWarning", "warn_truncated", "char_budget", "cut_at_whitespace",
+           "device_batches", "length_sorted",
            "length_grouped_batches", "class_aware_batches", "to_device"]
 
 
@@ -57,6 +60,38 @@ def cut_at_whitespace(text: str, budget: int) -> str:
     return text[:k] if k > 0 else text
 
 
+class TruncationWarning(UserWarning):
+    """Some texts had more tokens than ``max_length``; the rest of them was not seen."""
+
+
+def _outside_stacklevel():
+    """The ``stacklevel`` of the first caller outside the skgloss package (where a warning should point)."""
+    import os
+    import sys
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and (os.path.abspath(frame.f_code.co_filename).startswith(here)
+                                 or frame.f_code.co_filename.endswith(os.path.join("sklearn", "utils",
+                                                                                   "_set_output.py"))):
+        frame, level = frame.f_back, level + 1  # skgloss's frames, and scikit-learn's set_output wrapper
+    return level
+
+
+def warn_truncated(tokens_or_count, n_texts, max_length, max_positions=None):
+    """One :class:`TruncationWarning` that says how many of ``n_texts`` texts were cut (none: no warning).
+
+    The warning points at the first caller outside skgloss (the user's ``fit`` or ``predict`` line).
+    """
+    n_cut = int(np.sum(tokens_or_count.truncated) if hasattr(tokens_or_count, "truncated") else tokens_or_count)
+    if n_cut == 0:
+        return
+    room = (f" (this encoder takes up to {max_positions})" if max_positions and max_positions > max_length else "")
+    warnings.warn(f"{n_cut} of {n_texts} texts have more than max_length={max_length} tokens and were cut to "
+                  f"their first {max_length} (special tokens included): the rest of them is not used. Raise "
+                  f"max_length{room} to use more of each text.", TruncationWarning, stacklevel=_outside_stacklevel())
+
+
 class TokenizedTexts:
     """Texts tokenized once, truncated at ``max_length``.
 
@@ -80,6 +115,8 @@ class TokenizedTexts:
         Token ids, left-aligned; the tail of each row is padding.
     lengths : ndarray of shape (n,), int64
         Tokens per text.
+    truncated : ndarray of shape (n,), bool
+        Whether the text had more than ``max_length`` tokens (and lost the rest).
     """
 
     def __init__(self, tokenizer, texts, max_length: int, *, chunk_size: int = 4096):
@@ -90,20 +127,27 @@ class TokenizedTexts:
         self.token_types = "token_type_ids" in getattr(tokenizer, "model_input_names", ())
         self.ids = np.full((n, self.max_length), self.pad_id, dtype=np.int32)
         self.lengths = np.zeros(n, dtype=np.int64)
+        self.truncated = np.zeros(n, dtype=bool)
         budget = char_budget(self.max_length)
 
-        def encode(chunk):
-            return tokenizer(chunk, truncation=True, max_length=self.max_length, padding=False,
+        def encode(chunk, limit):
+            return tokenizer(chunk, truncation=True, max_length=limit, padding=False,
                              return_attention_mask=False, return_token_type_ids=False)["input_ids"]
 
         for start in range(0, n, chunk_size):
             chunk = [texts[i] for i in range(start, min(n, start + chunk_size))]
             cut = [cut_at_whitespace(t, budget) for t in chunk]
-            encoded = encode(cut)
-            # a cut text short of max_length tokens (a run of spaces or symbols): the whole text after all
+            # one token more than kept: a text that fills it is longer than max_length
+            encoded = encode(cut, self.max_length + 1)
+            # a cut text short of that (a run of spaces or symbols): the whole text after all
             again = [j for j, (c, t, ids) in enumerate(zip(cut, chunk, encoded))
-                     if len(ids) < self.max_length and len(c) < len(t)]
-            for j, ids in zip(again, encode([chunk[j] for j in again]) if again else []):
+                     if len(ids) <= self.max_length and len(c) < len(t)]
+            for j, ids in zip(again, encode([chunk[j] for j in again], self.max_length + 1) if again else []):
+                cut[j] = chunk[j]
+                encoded[j] = ids
+            long = [j for j, ids in enumerate(encoded) if len(ids) > self.max_length]
+            self.truncated[start + np.asarray(long, dtype=np.int64)] = True
+            for j, ids in zip(long, encode([cut[j] for j in long], self.max_length) if long else []):
                 encoded[j] = ids
             for i, ids in enumerate(encoded, start):
                 self.ids[i, :len(ids)] = ids

@@ -163,6 +163,24 @@ def test_warm_start_goes_on_from_the_fitted_model(tiny_bert):
     assert list(clf.classes_) == ["fruit", "vehicle"]
 
 
+def test_texts_longer_than_max_length_are_counted_in_one_warning_per_call(fitted):
+    import warnings
+
+    from skgloss.inputs import TruncationWarning
+
+    clf, X, _ = fitted
+    long = [" ".join([X[0]] * 12), " ".join([X[1]] * 9)]  # far more than max_length=16 tokens
+    with pytest.warns(TruncationWarning, match="2 of 5 texts have more than max_length=16 tokens") as record:
+        clf.predict(long + X[:3])
+    assert len([w for w in record if w.category is TruncationWarning]) == 1
+    assert record[0].filename == __file__  # it points at the caller's line, not into skgloss
+    with pytest.warns(TruncationWarning, match="1 of 1 texts"):
+        clf.transform(long[:1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TruncationWarning)
+        clf.predict(X)  # short texts: no warning
+
+
 def test_it_learns_the_toy_task(fitted):
     clf, _, _ = fitted
     X_test, y_test = make_texts(20, seed=5)

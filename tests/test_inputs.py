@@ -184,3 +184,17 @@ def test_the_cut_is_at_a_word_boundary_within_the_budget():
     assert budget // 2 <= len(cut) <= budget and text.startswith(cut) and cut.endswith("word")
     assert cut_at_whitespace("short text", budget) == "short text"
     assert cut_at_whitespace("x" * 10_000, budget) == "x" * 10_000  # no whitespace: whole
+
+
+def test_truncated_marks_exactly_the_texts_longer_than_max_length(tiny_bert):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_bert)
+    texts = ["apple pear", "apple " * 14, "apple " * 13 + "pear", "apple " * 200, "x" * 5000]
+    full = [len(tok(t)["input_ids"]) for t in texts]
+    tokens = TokenizedTexts(tok, texts, 16)
+    np.testing.assert_array_equal(tokens.truncated, np.array(full) > 16)
+    assert tokens.truncated.any() and not tokens.truncated.all()
+    for i, t in enumerate(texts):  # the kept tokens are the tokenizer's own truncation
+        np.testing.assert_array_equal(tokens.ids[i, :tokens.lengths[i]],
+                                      tok(t, truncation=True, max_length=16)["input_ids"])
