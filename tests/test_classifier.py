@@ -255,9 +255,9 @@ def _record_batches(monkeypatch, cls):
     seen = []
     real = cls.terms
 
-    def spy(self, embeddings, labels, logits=None):
+    def spy(self, embeddings, labels, logits=None, **kw):
         seen.append(labels.clone())
-        return real(self, embeddings, labels, logits)
+        return real(self, embeddings, labels, logits, **kw)
 
     monkeypatch.setattr(cls, "terms", spy)
     return seen

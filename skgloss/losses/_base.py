@@ -142,7 +142,9 @@ class Objective(nn.Module):
 
     def terms_of(self, ctx: BatchContext) -> dict:
         """The objective's own terms (without ``"pseudo"``); by default ``self.terms(h, labels, logits)``."""
-        return self.terms(ctx.embeddings, ctx.labels, ctx.logits, sample_weight=ctx.sample_weight)
+        # sample weights only when there are some: an objective written before them needs no new argument
+        kw = {} if ctx.sample_weight is None else {"sample_weight": ctx.sample_weight}
+        return self.terms(ctx.embeddings, ctx.labels, ctx.logits, **kw)
 
     def batch_terms(self, ctx: BatchContext) -> dict:
         """Every term of one batch as a dict of scalar tensors; ``"loss"`` is the one to minimise.
@@ -212,7 +214,8 @@ class MixedLoss(Objective):
         ``"loss"``, the value that :meth:`forward` returns. ``sample_weight``
         (B,) weighs the rows of CE, and of the term where it supports it.
         """
-        term = self.graph_term(embeddings, labels, sample_weight=sample_weight)
+        term = (self.graph_term(embeddings, labels) if sample_weight is None
+                else self.graph_term(embeddings, labels, sample_weight=sample_weight))
         if logits is None:
             return {self.term_name: term, "loss": term}
         ce = labeled_cross_entropy(logits, labels, self.class_weight_on(logits.device), sample_weight)

@@ -90,8 +90,8 @@ class NeighbourKLLoss(Objective):
         return {"ce": ce, "kl": kl, "loss": ce + self.lam * kl}
 
     def terms_of(self, ctx):
-        return self.terms(ctx.logits, ctx.labels, ctx.neighbour_dist, ctx.neighbour_weight,
-                          sample_weight=ctx.sample_weight)
+        kw = {} if ctx.sample_weight is None else {"sample_weight": ctx.sample_weight}
+        return self.terms(ctx.logits, ctx.labels, ctx.neighbour_dist, ctx.neighbour_weight, **kw)
 
     def forward(self, logits, labels, neighbour_dist, neighbour_weight, sample_weight=None):
         return self.terms(logits, labels, neighbour_dist, neighbour_weight, sample_weight=sample_weight)["loss"]
