@@ -78,6 +78,39 @@ def console_messages(html_dir, chromium="chromium", timeout=60):
     return out
 
 
+_CLIPPED_PROBE = ("<script>window.addEventListener('load', () => {document.body.setAttribute('data-clipped', "
+                  "[...document.querySelectorAll('pre, table')].filter(e => e.scrollWidth > e.clientWidth + 1 "
+                  "&& getComputedStyle(e).overflowX !== 'visible' || e.getBoundingClientRect().right > "
+                  "document.documentElement.clientWidth + 1).length);});</script>")
+
+
+def clipped_blocks(html_dir, chromium="chromium", width=1280, timeout=60):
+    """``[(page, n)]`` for pages where Chromium, ``width`` pixels wide, clips or scrolls ``n`` code blocks or tables.
+
+    A block counts when its content is wider than its box (so it scrolls or is
+    cut) or when it reaches past the window's right edge. Each page is copied
+    beside itself with a probe script that writes the count into the DOM.
+    """
+    out = []
+    for page in sorted(Path(html_dir).rglob("*.html")):
+        if page.name.startswith("_probe_"):
+            continue
+        probe = page.with_name(f"_probe_{page.name}")
+        probe.write_text(page.read_text(encoding="utf-8").replace("</body>", _CLIPPED_PROBE + "</body>"),
+                         encoding="utf-8")
+        try:
+            proc = subprocess.run([chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                                   f"--window-size={width},1000", "--virtual-time-budget=3000", "--dump-dom",
+                                   probe.resolve().as_uri()], capture_output=True, text=True, timeout=timeout)
+        finally:
+            probe.unlink(missing_ok=True)
+        m = re.search(r'data-clipped="(\d+)"', proc.stdout)
+        n = int(m.group(1)) if m else -1
+        if n != 0:
+            out.append((page.relative_to(html_dir), n))
+    return out
+
+
 def screenshot(page, path, chromium="chromium", size=(1280, 1000)):
     subprocess.run([chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
                     f"--window-size={size[0]},{size[1]}", f"--screenshot={Path(path).resolve()}",

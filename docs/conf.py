@@ -35,7 +35,10 @@ html_theme = "alabaster"
 html_static_path = ["_static"]
 html_title = f"skgloss {release}"
 html_theme_options = {"description": "Graph-guided fine-tuning of text classifiers, the scikit-learn way",
-                      "fixed_sidebar": True, "show_relbars": True}
+                      "fixed_sidebar": True, "show_relbars": True,
+                      # alabaster's 940 px page and 800 px body leave wide tables and code cramped
+                      "page_width": "min(1300px, 100%)", "body_max_width": "none"}
+html_css_files = ["skgloss.css"]
 suppress_warnings = ["myst.header"]
 
 

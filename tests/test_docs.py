@@ -73,3 +73,12 @@ def test_pages_open_without_console_messages(html, tmp_path):
     bad = tmp_path / "bad.html"
     bad.write_text("<html><body><script>undefinedFunction();</script></body></html>")
     assert any("undefinedFunction" in msg for _, msg in check_html.console_messages(tmp_path))
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed")
+def test_no_code_block_or_table_is_clipped(html, tmp_path):
+    """At 1280 px every code block wraps and every table fits; a page without the stylesheet is caught."""
+    assert check_html.clipped_blocks(html) == []
+    (tmp_path / "bad.html").write_text("<html><body><div style='width:300px'><pre style='overflow:auto'>"
+                                       + "x" * 400 + "</pre></div></body></html>")
+    assert check_html.clipped_blocks(tmp_path) == [(tmp_path.joinpath("bad.html").relative_to(tmp_path), 1)]
