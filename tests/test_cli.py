@@ -245,6 +245,18 @@ def test_debug_shows_the_traceback(files):
     assert out.returncode == 1 and "Traceback" in out.stderr and "is a file" in out.stderr
 
 
+def _ctrl_c_able():
+    """Give the child the default SIGINT disposition, as a terminal would.
+
+    A test runner started in the background by a non-interactive shell ignores
+    SIGINT, and its children inherit that: Python then installs no Ctrl-C
+    handler at all, and the signal these tests send would be lost.
+    """
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_exits_130_with_one_line(files, tiny_bert):
     import signal
     import time
@@ -252,7 +264,8 @@ def test_ctrl_c_exits_130_with_one_line(files, tiny_bert):
     proc = subprocess.Popen([sys.executable, "-m", "skgloss", "fit", str(files / "train.csv"), "--text-column",
                              "body", "--label-column", "topic", "--model", tiny_bert, "--max-length", "16",
                              "--max-epochs", "500", "-o", str(files / "interrupted"), "--quiet"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+                            preexec_fn=_ctrl_c_able)
     line = proc.stdout.readline()  # printed once every check has passed, just before training
     assert "skgloss fit: 60 texts" in line
     time.sleep(1.0)
@@ -273,7 +286,8 @@ def test_ctrl_c_with_a_checkpoint_then_resume_gives_the_uninterrupted_model(file
     ckpt = files / "ckpt"
     proc = subprocess.Popen([sys.executable, "-m", "skgloss", "fit", *common, "-o", str(files / "resumed"),
                              "--checkpoint-dir", str(ckpt)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+                            preexec_fn=_ctrl_c_able)
     deadline = time.monotonic() + 120
     while not (ckpt / "training_state.pt").exists() and time.monotonic() < deadline:
         time.sleep(0.01)  # then Ctrl-C at once: 7 epochs, each saving a model folder, are still to come
