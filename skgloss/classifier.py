@@ -751,7 +751,8 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             config = TrainingConfig(
                 loss=self.loss, lam=self.lam, gamma=self.gamma, sigma=sigma,
                 n_neighbors=self.n_neighbors, corpus_neighbors=self._corpus_neighbors(), pooling=self.pooling,
-                batch_size=self.batch_size, max_epochs=self.max_epochs, learning_rate=self.learning_rate,
+                batch_size=self.batch_size, inference_batch_size=self._inference_batch_size(),
+                max_epochs=self.max_epochs, learning_rate=self.learning_rate,
                 refit_head=bool(self.refit_head), head_C=float(self.head_C),
                 weight_decay=self.weight_decay, warmup_ratio=self.warmup_ratio, max_grad_norm=self.max_grad_norm,
                 n_iter_no_change=self.n_iter_no_change if n_iter_no_change == "same" else n_iter_no_change,

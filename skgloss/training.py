@@ -81,6 +81,8 @@ class TrainingConfig:
     corpus_neighbors: int = 10
     pooling: str = "mean"
     batch_size: int = 32
+    #: texts per forward pass where nothing is trained (validation, the closed-form head's pass)
+    inference_batch_size: int | None = None
     max_epochs: int = 4
     learning_rate: float = 5e-5
     weight_decay: float = 0.01
@@ -232,6 +234,11 @@ def training_step(forward, head, objective, hook, batch, config, device, opt, sc
     return terms, ({"pseudo": ctx.soft_mask.any()} if ctx.soft_mask is not None else {})
 
 
+def _inference_batch(config):
+    """``config.inference_batch_size``, or ``max(batch_size, 64)``."""
+    return config.inference_batch_size or max(config.batch_size, 64)
+
+
 def _validation_pass(encoder, head, tokens, val_rows, config, device, hook):
     """Embeddings and logits of the held-out rows.
 
@@ -240,7 +247,7 @@ def _validation_pass(encoder, head, tokens, val_rows, config, device, hook):
     the epoch's corpus-graph refresh (:func:`_val_accuracy`).
     """
     emb, logits = embed_tokens(encoder, tokens, val_rows, pooling=config.pooling,
-                               batch_size=max(config.batch_size, 64), device=device, head=head,
+                               batch_size=_inference_batch(config), device=device, head=head,
                                precision=config.precision)
     hook.update(val_rows, emb)
     return emb, logits
@@ -310,7 +317,7 @@ def _refit_head(encoder, head, tokens, train_rows, y, config, device, hook, samp
         return None
     pseudo = train_rows[hook.pseudo_rows()[train_rows]] if hook.F is not None else train_rows[:0]
     rows = np.concatenate([labeled, pseudo])
-    emb = embed_tokens(encoder, tokens, rows, pooling=config.pooling, batch_size=max(config.batch_size, 64),
+    emb = embed_tokens(encoder, tokens, rows, pooling=config.pooling, batch_size=_inference_batch(config),
                        device=device, precision=config.precision)
     hook.update(rows, emb)
     n_classes = head.weight.shape[0]
