@@ -146,6 +146,7 @@ def _metadata(est):
         "n_features_in_": getattr(est, "n_features_in_", None),
         "n_samples_fit_": getattr(est, "n_samples_fit_", None),
         "n_labeled_fit_": getattr(est, "n_labeled_fit_", None),
+        "inference_": getattr(est, "inference_", None),
         "feature_names_in_": (list(est.feature_names_in_) if hasattr(est, "feature_names_in_") else None),
     }
 
@@ -311,6 +312,7 @@ def load_model(cls, folder, *, device="auto"):
 
     from .devices import resolve_device, resolve_precision
     from .encoder import load_encoder
+    from .inference import INFERENCE
 
     folder = Path(folder)
     meta = _read_metadata(folder)
@@ -356,6 +358,9 @@ def load_model(cls, folder, *, device="auto"):
               "cv_results_": meta.get("cv_results_"), "n_features_out_": d}
     if meta.get("n_features_in_") == 1:
         fitted["n_features_in_"] = 1
+    # a folder saved before inference="auto" existed names its mode in params
+    fitted["inference_"] = (meta["inference_"] if meta.get("inference_") in INFERENCE
+                            else est.inference if est.inference in INFERENCE else "head")
     for key in ("n_samples_fit_", "n_labeled_fit_"):
         if isinstance(meta.get(key), Integral) and not isinstance(meta.get(key), bool):
             fitted[key] = int(meta[key])

@@ -9,7 +9,7 @@ from sklearn.linear_model import LogisticRegression
 from skgloss import GLossTextClassifier
 from skgloss.encoder import embed_texts, load_encoder
 from skgloss.head import fit_linear_head
-from skgloss.training import better_beyond_noise
+from skgloss.training import better_beyond_noise, start_point_wins
 
 # validation_fraction=0: what "auto" meant for these few rows before it cross-validated the epoch count
 # (tests/test_few_labels.py tests that)
@@ -157,3 +157,35 @@ def test_better_beyond_noise_is_a_one_sided_paired_test():
     assert not better_beyond_noise(trained, trained)  # identical: the incumbent stays
     assert not better_beyond_noise(trained, refit)  # never when the challenger is worse
     assert better_beyond_noise(refit, trained, z=1.0)  # 6 > 5.1
+
+
+def test_start_point_wins_as_challenger_or_incumbent():
+    best = np.array([True] * 60 + [False] * 40)
+    close = best.copy()
+    close[:10] = False
+    close[60:76] = True  # 6 more right, over 26 disagreements: noise
+    clear = np.r_[[True] * 66, [False] * 34]  # 6 more right, no row lost: beyond noise
+    # the challenger (a fully labeled fit's start) needs a clear win
+    assert not start_point_wins(close, best) and start_point_wins(clear, best)
+    assert not start_point_wins(best, best)
+    # the incumbent (a semi-supervised fit's start) stays unless the best epoch beats it clearly
+    assert start_point_wins(best, best, incumbent=True)
+    assert start_point_wins(best, close, incumbent=True)  # the epoch is ahead, but within noise
+    assert not start_point_wins(best, clear, incumbent=True)
+    # a candidate that was not scored
+    assert not start_point_wins(None, best, incumbent=True)
+    assert start_point_wins(best, None) and start_point_wins(best, None, incumbent=True)
+
+
+@pytest.mark.parametrize("semi", [False, True])
+def test_epochs_that_change_nothing_keep_the_start_only_in_a_semi_supervised_fit(tiny_bert, semi):
+    """Epochs that score exactly as the start: a fully labeled fit ships the epoch, a fit with -1 rows the start."""
+    X, y = make_texts(40)
+    y_fit = np.array(y, dtype=object)
+    if semi:
+        y_fit[np.arange(len(y)) % 4 == 3] = -1
+    clf = GLossTextClassifier(tiny_bert, **{**FAST, "learning_rate": 1e-12, "validation_fraction": 0.25,
+                                            "n_iter_no_change": None}).fit(X, y_fit)
+    assert [h["val_score"] for h in clf.history_] == [clf.start_score_] * 2
+    assert clf.best_epoch_ == (0 if semi else 1)
+    assert clf.inference_ == ("blend" if semi else "head")

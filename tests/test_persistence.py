@@ -208,3 +208,16 @@ def test_the_model_card_says_what_the_model_is(tiny_bert, tmp_path):
     assert (loaded.n_samples_fit_, loaded.n_labeled_fit_) == (80, 80)
     assert _is_hub_id("sentence-transformers/all-MiniLM-L6-v2") and _is_hub_id("bert-base-uncased")
     assert not _is_hub_id(str(tmp_path)) and not _is_hub_id("./models/x") and not _is_hub_id("a/b/c")
+
+
+def test_the_resolved_inference_is_saved_and_an_older_folder_falls_back_to_its_params(models, tmp_path):
+    clf, semi, X = models
+    assert (clf.inference_, semi.inference_) == ("head", "blend")
+    folder = semi.save_pretrained(tmp_path / "semi")
+    loaded = GLossTextClassifier.from_pretrained(folder)
+    assert loaded.inference == "auto" and loaded.inference_ == "blend"
+    np.testing.assert_allclose(loaded.predict_proba(X), semi.predict_proba(X), atol=1e-5)
+    # a folder written before inference="auto" has no inference_ and names its mode in params
+    edit_config(folder, lambda m: (m.pop("inference_"), m["params"].update(inference="graph")))
+    old = GLossTextClassifier.from_pretrained(folder)
+    assert old.inference == "graph" and old.inference_ == "graph"

@@ -126,18 +126,23 @@ def test_kl_loss_fits_and_needs_the_graph(tiny_bert):
 def test_graph_and_blend_inference(semi_fit):
     clf, X, _, _ = semi_fit
     Xq = make_texts(5, seed=9)[0]
-    head = clf.predict_proba(Xq)
-    clf.set_params(inference="graph")
+    assert clf.inference == "auto" and clf.inference_ == "blend"  # a fit with -1 rows blends by default
+    default = clf.predict_proba(Xq)
     try:
+        clf.set_params(inference="head")
+        head = clf.predict_proba(Xq)
+        clf.set_params(inference="graph")
         graph = clf.predict_proba(Xq)
         idx, sim = NeighborIndex(clf.corpus_embeddings_, backend="exact").query(clf.transform(Xq), 10)
         expected, reached = neighbour_average(idx, edge_weights(sim, clf.sigma_), clf.label_distributions_)
         assert reached.all()
         np.testing.assert_allclose(graph, expected, atol=1e-5)
+        np.testing.assert_allclose(default, 0.5 * head + 0.5 * graph, atol=1e-5)
+        assert np.abs(head - graph).max() > 1e-3  # so that the blend is not equal to either by accident
         clf.set_params(inference="blend", blend_weight=0.25)
         np.testing.assert_allclose(clf.predict_proba(Xq), 0.75 * head + 0.25 * graph, atol=1e-5)
     finally:
-        clf.set_params(inference="head")
+        clf.set_params(inference="auto", blend_weight=0.5)
 
 
 def test_graph_inference_without_a_graph_is_a_clear_error(tiny_bert):
