@@ -28,7 +28,7 @@ from .devices import PRECISIONS, resolve_device, resolve_precision
 from .encoder import DEFAULT_MODEL, POOLINGS, embed_tokens, load_encoder, resolve_model_path
 from .graph import NeighborIndex, sqrt_sigma_heuristic
 from .inference import INFERENCE, GraphInference, class_probabilities
-from .inputs import TokenizedTexts, warn_truncated
+from .inputs import LONG_TEXT, TokenizedTexts, warn_truncated
 from .persistence import load_model, save_model
 from .training import BATCHING, LOSSES, TrainingConfig, start_point_wins, train
 
@@ -136,11 +136,23 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         How token states become a document embedding. Mean pooling is what
         sentence-transformers models such as MiniLM were trained with.
     max_length : int >= 2, default=128
-        Tokens per text after truncation (the paper's setting). Longer
-        texts keep their first ``max_length`` tokens; ``fit``, ``predict``,
+        Tokens per text after truncation (the paper's setting), or per
+        window with ``long_text="chunk"``. With ``"truncate"``, longer texts
+        keep their first ``max_length`` tokens; ``fit``, ``predict``,
         ``predict_proba`` and ``transform`` then give one
         :class:`skgloss.inputs.TruncationWarning` per call, with how many
         texts were cut.
+    long_text : {"truncate", "chunk"}, default="truncate"
+        What happens to a text longer than ``max_length`` tokens.
+        ``"truncate"`` keeps its first ``max_length`` tokens. ``"chunk"``
+        cuts it into overlapping windows of ``max_length`` tokens
+        (consecutive windows share ``max_length // 4``) and the text's
+        embedding is the mean of its windows' pooled embeddings, in training
+        as in ``transform`` and ``predict``: a text stays one row, one node
+        of the batch and corpus graphs, with one label; no token is lost.
+        A batch then holds every window of its ``batch_size`` texts, so time
+        and memory grow with the texts' length. Needs a fast tokenizer. See
+        :doc:`user_guide`, "Long texts".
     batch_size : int, default=32
         Texts per training step; also the number of nodes of each batch graph
         (at least 2 for ``loss="gloss"``). 32 fits a CPU; the paper used 128
@@ -241,11 +253,12 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         weight (falling back to the head for a text whose neighbours carry no
         label); or ``(1 - blend_weight)·head + blend_weight·graph``.
         ``"auto"``: ``"blend"`` when ``y`` has ``-1`` rows (and the corpus
-        graph is on), else ``"head"`` (``inference_`` says which). On R8
-        development texts with 1-20 % of the labels kept, graph and blended
-        inference beat the head by 1-11 points on the pre-trained encoder,
-        and the blend was never more than 0.2 below the better of the two
-        (:doc:`user_guide`, "Semi-supervised fits").
+        graph is on), else ``"head"`` (``inference_`` says which). On
+        development texts of R8 and MR with 1-20 % of the labels kept, on
+        the pre-trained encoder, the graph was up to 11 points ahead of the
+        head (R8) or 6.5 behind it (MR), and the blend within 0.5 of the
+        better of the two in all eight cells (:doc:`user_guide`,
+        "Semi-supervised fits with ``-1``").
     blend_weight : float in [0, 1], default=0.5
         β of ``inference="blend"``.
     graph_backend : {"auto", "exact", "pynndescent"}, default="auto"
@@ -369,6 +382,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         sigma="sqrt",
         pooling="mean",
         max_length=128,
+        long_text="truncate",
         batch_size=32,
         predict_batch_size=None,
         max_epochs=4,
@@ -404,6 +418,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         self.sigma = sigma
         self.pooling = pooling
         self.max_length = max_length
+        self.long_text = long_text
         self.batch_size = batch_size
         self.predict_batch_size = predict_batch_size
         self.max_epochs = max_epochs
@@ -444,6 +459,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         else:
             check_number(self.sigma, "sigma", low=0, include_low=False)
         check_number(self.max_length, "max_length", low=2, integer=True)
+        check_choice(self.long_text, "long_text", LONG_TEXT)
         check_number(self.batch_size, "batch_size", low=2 if self.loss == "gloss" else 1, integer=True)
         self._inference_batch_size()
         check_number(self.max_epochs, "max_epochs", low=1, integer=True)
@@ -750,7 +766,8 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             encoder.to(device)
             head = (torch.nn.Linear(encoder.config.hidden_size, len(classes)) if warm is None
                     else copy.deepcopy(warm[2]).float()).to(device)
-            tokens = TokenizedTexts(tokenizer, texts, self.max_length)  # the only tokenization of the run
+            # the only tokenization of the run
+            tokens = TokenizedTexts(tokenizer, texts, self.max_length, long_text=self.long_text)
             if warn:
                 warn_truncated(tokens, len(texts), self.max_length, max_pos)
             corpus = None
@@ -870,7 +887,8 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         n_cut = 0
         try:
             for start in range(0, len(texts), _PREDICT_CHUNK):
-                tokens = TokenizedTexts(self.tokenizer_, texts[start:start + _PREDICT_CHUNK], self.max_length)
+                tokens = TokenizedTexts(self.tokenizer_, texts[start:start + _PREDICT_CHUNK], self.max_length,
+                                        long_text=self.long_text)
                 n_cut += int(tokens.truncated.sum())
                 out = self._embed_rows(self.encoder_, tokens, head=self.head_ if with_logits else None,
                                        progress=progress if bar is not None else None)

@@ -179,8 +179,12 @@ def _write_plots(clf, folder, texts, labels):
     from . import plotting
 
     folder = Path(folder)
-    written = [plotting.save_figure(plotting.plot_training_curves(clf, title="training"),
-                                    folder / "training_curves.png")]
+    written = []
+    if clf.history_:
+        written.append(plotting.save_figure(plotting.plot_training_curves(clf, title="training"),
+                                            folder / "training_curves.png"))
+    else:  # cross-validation chose 0 epochs: the model is the pre-trained encoder, there is no curve to draw
+        print("no training curves: the fit chose 0 epochs and kept the pre-trained encoder (see the log)")
     rows = np.random.default_rng(0).permutation(len(texts))[:2000]
     emb = (clf.corpus_embeddings_[rows] if getattr(clf, "corpus_embeddings_", None) is not None
            else clf.transform([texts[i] for i in rows]))

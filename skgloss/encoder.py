@@ -182,6 +182,9 @@ def pool(hidden_states: torch.Tensor, attention_mask: torch.Tensor, pooling: str
 def encode(model, batch: dict, pooling: str, *, mask_4d: bool = False) -> torch.Tensor:
     """One encoder forward pass on a tokenized batch, pooled: (B, d).
 
+    A batch of windows (``long_text="chunk"``, :meth:`skgloss.inputs.TokenizedTexts.collate`)
+    comes back as one row per text, the mean of its windows' pooled embeddings.
+
     With ``mask_4d``, the model gets the attention mask as a ready 4-D
     boolean mask (B, 1, 1, L) instead of the 2-D one: recent transformers
     then skip their own check of whether the batch has any padding, a read
@@ -192,7 +195,10 @@ def encode(model, batch: dict, pooling: str, *, mask_4d: bool = False) -> torch.
     model_mask = mask[:, None, None, :].bool() if mask_4d else mask
     out = model(input_ids=batch["input_ids"], attention_mask=model_mask,
                 **({"token_type_ids": batch["token_type_ids"]} if "token_type_ids" in batch else {}))
-    return pool(out.last_hidden_state, mask, pooling)
+    h = pool(out.last_hidden_state, mask, pooling)
+    if "window_pool" in batch:  # long_text="chunk": a text's embedding is the mean of its windows'
+        h = batch["window_pool"].to(h.dtype) @ h
+    return h
 
 
 @torch.no_grad()
@@ -303,14 +309,16 @@ def embed_tokens(model, tokens, rows=None, *, pooling, batch_size, device, head=
 
 
 def embed_texts(model, tokenizer, texts, *, pooling, max_length, batch_size, device, head=None, precision="fp32",
-                progress=None):
+                progress=None, long_text="truncate"):
     """Embed raw texts: tokenize each once (:class:`skgloss.inputs.TokenizedTexts`), then :func:`embed_tokens`.
+
+    ``long_text``: ``"truncate"`` or ``"chunk"``, as for the estimator.
 
     Returns
     -------
     embeddings : ndarray of shape (n, d), float32, in the order of ``texts``
     logits : ndarray of shape (n, C), only when ``head`` is given
     """
-    tokens = TokenizedTexts(tokenizer, texts, max_length)
+    tokens = TokenizedTexts(tokenizer, texts, max_length, long_text=long_text)
     return embed_tokens(model, tokens, pooling=pooling, batch_size=batch_size, device=device, head=head,
                         precision=precision, progress=progress)

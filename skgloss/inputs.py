@@ -28,9 +28,9 @@ import torch
 
 from .devices import transfer_options
 
-__all__ = ["TokenizedTexts", "TruncationWarning", "warn_truncated", "char_budget", "cut_at_whitespace",
-           "device_batches", "length_sorted",
-           "length_grouped_batches", "class_aware_batches", "to_device"]
+__all__ = ["LONG_TEXT", "TokenizedTexts", "TruncationWarning", "window_overlap", "warn_truncated", "char_budget",
+           "cut_at_whitespace", "device_batches", "length_sorted", "length_grouped_batches", "class_aware_batches",
+           "to_device"]
 
 
 #: Characters per token a text is first cut to (times ``max_length``, plus a margin); a cut text that
@@ -92,42 +92,76 @@ def warn_truncated(tokens_or_count, n_texts, max_length, max_positions=None):
                   f"max_length{room} to use more of each text.", TruncationWarning, stacklevel=_outside_stacklevel())
 
 
-class TokenizedTexts:
-    """Texts tokenized once, truncated at ``max_length``.
+LONG_TEXT = ("truncate", "chunk")
 
-    Long texts are first cut to :func:`char_budget` characters at a word
-    boundary (:func:`cut_at_whitespace`), so that time and memory follow
+
+def window_overlap(max_length: int) -> int:
+    """Tokens shared by consecutive windows of ``long_text="chunk"``: a quarter of ``max_length``."""
+    return int(max_length) // 4
+
+
+class TokenizedTexts:
+    """Texts tokenized once: truncated at ``max_length``, or cut into overlapping windows.
+
+    With ``long_text="truncate"``, long texts are first cut to
+    :func:`char_budget` characters at a word boundary
+    (:func:`cut_at_whitespace`), so that time and memory follow
     ``max_length``, not the texts' length; the tokens are the same.
+
+    With ``long_text="chunk"``, every text becomes one or more windows of at
+    most ``max_length`` tokens (special tokens included); consecutive windows
+    of a text share :func:`window_overlap` tokens (the tokenizer's
+    ``stride``), so no token is lost. A batch (:meth:`collate`) then holds
+    every window of its texts and an averaging matrix, with which
+    :func:`skgloss.encoder.encode` pools a text's window embeddings into one
+    (their mean): a row is still a text, in training and in inference.
 
     Parameters
     ----------
     tokenizer : transformers tokenizer
-        A fast tokenizer tokenizes a chunk of texts in one call.
+        A fast tokenizer tokenizes a chunk of texts in one call;
+        ``long_text="chunk"`` needs one.
     texts : sequence of str
     max_length : int
-        Tokens kept per text (special tokens included).
+        Tokens per text, or per window (special tokens included).
     chunk_size : int, default=4096
         Texts per tokenizer call.
+    long_text : {"truncate", "chunk"}, default="truncate"
 
     Attributes
     ----------
-    ids : ndarray of shape (n, max_length), int32
-        Token ids, left-aligned; the tail of each row is padding.
+    ids : ndarray of shape (n_windows, max_length), int32
+        Token ids, left-aligned; the tail of each row is padding. One row per
+        text (``"truncate"``) or per window (``"chunk"``).
+    window_lengths : ndarray of shape (n_windows,), int64
+        Tokens per row of ``ids``.
+    window_start : ndarray of shape (n + 1,), int64
+        Text i's windows are the rows ``window_start[i]:window_start[i + 1]`` of ``ids``.
     lengths : ndarray of shape (n,), int64
-        Tokens per text.
+        Tokens per text (over all of its windows with ``"chunk"``, overlaps
+        counted twice): what batches are sorted and grouped by.
     truncated : ndarray of shape (n,), bool
-        Whether the text had more than ``max_length`` tokens (and lost the rest).
+        Whether the text had more than ``max_length`` tokens and lost the
+        rest (never with ``"chunk"``).
     """
 
-    def __init__(self, tokenizer, texts, max_length: int, *, chunk_size: int = 4096):
+    def __init__(self, tokenizer, texts, max_length: int, *, chunk_size: int = 4096, long_text: str = "truncate"):
         n = len(texts)
         self.max_length = int(max_length)
+        self.long_text = long_text
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         self.pad_left = getattr(tokenizer, "padding_side", "right") == "left"
         self.token_types = "token_type_ids" in getattr(tokenizer, "model_input_names", ())
+        self.truncated = np.zeros(n, dtype=bool)
+        if long_text == "chunk":
+            self._windows(tokenizer, texts, chunk_size)
+            return
+        if long_text != "truncate":
+            raise ValueError(f"long_text must be one of {LONG_TEXT}, got {long_text!r}")
         self.ids = np.full((n, self.max_length), self.pad_id, dtype=np.int32)
         self.lengths = np.zeros(n, dtype=np.int64)
-        self.truncated = np.zeros(n, dtype=bool)
+        self.window_lengths = self.lengths
+        self.window_start = np.arange(n + 1, dtype=np.int64)
         budget = char_budget(self.max_length)
 
         def encode(chunk, limit):
@@ -153,21 +187,66 @@ class TokenizedTexts:
                 self.ids[i, :len(ids)] = ids
                 self.lengths[i] = len(ids)
 
+    def _windows(self, tokenizer, texts, chunk_size):
+        """``long_text="chunk"``: every text as overlapping windows of at most ``max_length`` tokens."""
+        if not getattr(tokenizer, "is_fast", False):
+            raise ValueError("long_text='chunk' needs a fast tokenizer (its overflowing tokens give the windows); "
+                             f"{type(tokenizer).__name__} is not one")
+        special = tokenizer.num_special_tokens_to_add(pair=False)
+        if self.max_length - special <= window_overlap(self.max_length):
+            raise ValueError(f"long_text='chunk' needs max_length > {special} special tokens + an overlap of "
+                             f"{window_overlap(self.max_length)}; got max_length={self.max_length}")
+        windows, owners = [], []
+        for start in range(0, len(texts), chunk_size):
+            chunk = [texts[i] for i in range(start, min(len(texts), start + chunk_size))]
+            out = tokenizer(chunk, truncation=True, max_length=self.max_length, stride=window_overlap(self.max_length),
+                            return_overflowing_tokens=True, padding=False, return_attention_mask=False,
+                            return_token_type_ids=False)
+            windows.extend(out["input_ids"])
+            owners.extend(start + np.asarray(out["overflow_to_sample_mapping"], dtype=np.int64))
+        owners = np.asarray(owners, dtype=np.int64)
+        self.ids = np.full((len(windows), self.max_length), self.pad_id, dtype=np.int32)
+        self.window_lengths = np.zeros(len(windows), dtype=np.int64)
+        for i, ids in enumerate(windows):
+            self.ids[i, :len(ids)] = ids
+            self.window_lengths[i] = len(ids)
+        counts = np.bincount(owners, minlength=len(texts))
+        if owners.size and np.any(np.diff(owners) < 0):
+            raise RuntimeError("the tokenizer returned windows out of text order")
+        self.window_start = np.r_[0, np.cumsum(counts)].astype(np.int64)
+        self.lengths = np.bincount(owners, weights=self.window_lengths, minlength=len(texts)).astype(np.int64)
+
     def __len__(self):
         return self.lengths.shape[0]
 
     def collate(self, rows) -> dict:
-        """Host tensors of the texts ``rows``, padded to their longest.
+        """Host tensors of the texts ``rows``, padded to their longest (window).
 
         Returns
         -------
         batch : dict of torch.Tensor
-            ``input_ids`` and ``attention_mask`` (int64, shape (b, L)), and
+            ``input_ids`` and ``attention_mask`` (int64, shape (w, L): one
+            row per text, or per window with ``long_text="chunk"``), and
             ``token_type_ids`` (zeros) where the tokenizer uses them; padding
-            on the tokenizer's side.
+            on the tokenizer's side. With ``"chunk"`` also
+            ``window_pool`` (float32, shape (b, w)): row i averages text i's
+            windows (``1 / its window count`` on them, 0 elsewhere).
         """
         rows = np.asarray(rows)
-        lengths = self.lengths[rows]
+        if self.long_text == "chunk":
+            counts = self.window_start[rows + 1] - self.window_start[rows]
+            windows = (np.concatenate([np.arange(self.window_start[r], self.window_start[r + 1]) for r in rows])
+                       if len(rows) else np.zeros(0, dtype=np.int64))
+            pool = np.zeros((len(rows), len(windows)), dtype=np.float32)
+            pool[np.repeat(np.arange(len(rows)), counts), np.arange(len(windows))] = np.repeat(1.0 / counts, counts)
+            batch = self._padded(windows)
+            batch["window_pool"] = torch.from_numpy(pool)
+            return batch
+        return self._padded(rows)
+
+    def _padded(self, rows):
+        """``input_ids``/``attention_mask`` (and ``token_type_ids``) of rows of :attr:`ids`."""
+        lengths = self.window_lengths[rows]
         L = max(1, int(lengths.max(initial=0)))
         offset = (L - lengths) if self.pad_left else np.zeros_like(lengths)
         pos = np.arange(L)[None, :] - offset[:, None]

@@ -555,10 +555,11 @@ def start_point_wins(start_correct, best_correct, incumbent=False):
         head, which fine-tuning is expected to beat. True: the start is the
         incumbent, and the best epoch must beat *it* beyond noise. In a
         semi-supervised fit the start is label spreading on the pre-trained
-        encoder; on R8 development texts with 1-20 % of the labels kept it
-        beat scikit-learn's ``LabelSpreading`` and every fine-tuned epoch,
-        while its validation rows (10 % of few labels) are too few to tell
-        the candidates apart (:doc:`user_guide`, "Semi-supervised fits").
+        encoder, which on development texts of R8 and MR with 1-20 % of the
+        labels kept beat scikit-learn's ``LabelSpreading`` in every cell,
+        while the validation rows (10 % of few labels) are too few to tell
+        it from a fine-tuned epoch (:doc:`user_guide`, "Semi-supervised fits
+        with ``-1``").
     """
     if start_correct is None:
         return False

@@ -38,7 +38,8 @@ def files(tmp_path_factory):
 def fitted(files, tiny_bert):
     out = skgloss("fit", str(files / "train.csv"), "--text-column", "body", "--label-column", "topic",
                   "--model", tiny_bert, "--max-epochs", "2", "--max-length", "16", "--lam", "0.7",
-                  "--n-neighbors", "5", "--random-state", "0", "--output", str(files / "model"), "--plots")
+                  "--n-neighbors", "5", "--random-state", "0", "--validation-fraction", "0.25",
+                  "--output", str(files / "model"), "--plots")
     return out, files / "model"
 
 
@@ -169,7 +170,8 @@ def test_the_options_are_the_estimator_parameters_with_their_defaults():
     assert {k: p.default for k, p in params.items()} == GLossTextClassifier().get_params()
     assert all(p.doc for p in params.values())  # every parameter is documented
     assert params["lam"].metavar == "FLOAT" and params["max_epochs"].metavar == "INT"
-    assert params["inference"].metavar == "{head,graph,blend}"
+    assert params["inference"].metavar == "{auto,head,graph,blend}"
+    assert params["long_text"].metavar == "{truncate,chunk}"
 
 
 def test_every_command_has_help(capsys):
@@ -304,3 +306,19 @@ def test_ctrl_c_with_a_checkpoint_then_resume_gives_the_uninterrupted_model(file
         assert skgloss("predict", str(files / name), str(files / "new.txt"), "-o",
                        str(files / f"{name}.csv")).returncode == 0
     assert (files / "resumed.csv").read_text() == (files / "whole.csv").read_text()
+
+
+def test_plots_of_a_fit_that_chose_no_epoch_skip_the_curves(tiny_bert, tmp_path, capsys):
+    """Cross-validation may keep the pre-trained encoder (0 epochs): the other plots are still written."""
+    from skgloss import GLossTextClassifier
+    from skgloss.cli import _write_plots
+
+    X, y = make_texts(8)
+    y_part = np.array(y, dtype=object)
+    y_part[::4] = -1
+    clf = GLossTextClassifier(tiny_bert, max_length=16, max_epochs=1, validation_fraction=0,
+                              random_state=0).fit(X, y_part)
+    clf.history_ = []  # what a fit that chose 0 epochs has
+    written = _write_plots(clf, tmp_path, X, y_part)
+    assert sorted(p.name for p in written) == ["embeddings_pca.png", "label_confidence.png"]
+    assert "no training curves" in capsys.readouterr().out

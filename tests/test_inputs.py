@@ -198,3 +198,105 @@ def test_truncated_marks_exactly_the_texts_longer_than_max_length(tiny_bert):
     for i, t in enumerate(texts):  # the kept tokens are the tokenizer's own truncation
         np.testing.assert_array_equal(tokens.ids[i, :tokens.lengths[i]],
                                       tok(t, truncation=True, max_length=16)["input_ids"])
+
+
+# ----------------------------------------------------------------- long_text="chunk"
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_chunk_windows_cover_every_token_with_the_stated_overlap(tokenizer, side):
+    from skgloss.inputs import window_overlap
+
+    tokenizer.padding_side = side
+    try:
+        rng = np.random.default_rng(0)
+        long_text = " ".join(rng.choice(["apple", "car", "pear", "bus", "the"], size=57))
+        texts = ["apple pear", long_text, "", "truck " * 14]
+        tokens = TokenizedTexts(tokenizer, texts, 16, long_text="chunk")
+        assert len(tokens) == 4 and not tokens.truncated.any()
+        overlap = window_overlap(16)
+        for i, text in enumerate(texts):
+            full = tokenizer(text)["input_ids"][1:-1]  # the text's content tokens, no [CLS]/[SEP]
+            rows = range(tokens.window_start[i], tokens.window_start[i + 1])
+            content = [list(tokens.ids[r, 1:tokens.window_lengths[r] - 1]) for r in rows]
+            assert all(tokens.window_lengths[r] <= 16 for r in rows)
+            assert tokens.lengths[i] == sum(tokens.window_lengths[r] for r in rows)
+            joined = content[0] + [t for w in content[1:] for t in w[overlap:]]
+            assert joined == full  # every token, once, in order
+            for a, b in zip(content, content[1:]):
+                assert a[-overlap:] == b[:overlap]
+        assert tokens.window_start[2] - tokens.window_start[1] == -(-(57 - overlap) // (14 - overlap))
+        # a text that fits is one window, the same tokens as truncation gives
+        plain = TokenizedTexts(tokenizer, texts, 16)
+        np.testing.assert_array_equal(tokens.ids[0], plain.ids[0])
+        batch = tokens.collate(np.array([1, 0]))
+        n1 = tokens.window_start[2] - tokens.window_start[1]
+        assert batch["input_ids"].shape[0] == n1 + 1
+        expected = np.zeros((2, n1 + 1), dtype=np.float32)
+        expected[0, :n1], expected[1, n1] = 1.0 / n1, 1.0
+        np.testing.assert_allclose(batch["window_pool"].numpy(), expected)
+        assert (batch["attention_mask"].sum(1).numpy()
+                == np.r_[tokens.window_lengths[tokens.window_start[1]:tokens.window_start[2]], 4]).all()
+    finally:
+        tokenizer.padding_side = "right"
+
+
+def test_chunk_needs_a_fast_tokenizer_and_room_for_the_overlap(tiny_bert):
+    class Slow:  # a tokenizer without the fast tokenizers' overflowing windows
+        is_fast, pad_token_id, padding_side, model_input_names = False, 0, "right", ("input_ids",)
+
+    with pytest.raises(ValueError, match="fast tokenizer"):
+        TokenizedTexts(Slow(), ["apple"], 16, long_text="chunk")
+    fast = load_encoder(tiny_bert)[1]
+    with pytest.raises(ValueError, match="max_length"):
+        TokenizedTexts(fast, ["apple"], 2, long_text="chunk")
+    with pytest.raises(ValueError, match="long_text"):
+        TokenizedTexts(fast, ["apple"], 16, long_text="slide")
+
+
+def test_chunk_embeddings_are_the_mean_of_the_window_embeddings(tiny_bert):
+    import warnings
+
+    from skgloss import GLossTextClassifier
+    from skgloss.encoder import encode
+    from skgloss.inputs import TruncationWarning
+
+    X, y = make_texts(6)
+    clf = GLossTextClassifier(tiny_bert, max_length=16, long_text="chunk", max_epochs=1, batch_size=4,
+                              validation_fraction=0, random_state=0).fit(X, y)
+    long_text = " ".join(["apple banana the car"] * 12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TruncationWarning)  # nothing is cut
+        emb = clf.transform([long_text, X[0]])
+    tokens = TokenizedTexts(clf.tokenizer_, [long_text], 16, long_text="chunk")
+    n_windows = tokens.window_start[1]
+    assert n_windows > 2
+    with torch.no_grad():
+        windows = encode(clf.encoder_, tokens._padded(np.arange(n_windows)), "mean")
+    np.testing.assert_allclose(emb[0], windows.mean(0).numpy(), atol=1e-5)
+    clf.set_params(long_text="truncate")
+    with pytest.warns(TruncationWarning):
+        cut = clf.transform([long_text, X[0]])
+    np.testing.assert_allclose(cut[1], emb[1], atol=1e-5)  # a short text is one window either way
+    assert not np.allclose(cut[0], emb[0], atol=1e-3)
+
+
+def test_chunk_lets_a_fit_learn_from_the_end_of_long_texts(tiny_bert):
+    """The class word comes after 20 filler words: truncation at 16 tokens never sees it, windows do."""
+    from skgloss import GLossTextClassifier
+
+    rng = np.random.default_rng(0)
+    X, y = [], []
+    for i in range(24):
+        label = ("fruit", "vehicle")[i % 2]
+        word = rng.choice(["apple", "pear", "plum"] if label == "fruit" else ["car", "bus", "van"])
+        X.append(" ".join(rng.choice(["the", "a", "of", "and"], size=20)) + f" {word} {word} {word}")
+        y.append(label)
+    params = dict(max_length=16, max_epochs=4, batch_size=8, learning_rate=2e-3, validation_fraction=0,
+                  random_state=0, loss="ce")
+    chunk = GLossTextClassifier(tiny_bert, long_text="chunk", **params).fit(X, y)
+    with pytest.warns(Warning):
+        cut = GLossTextClassifier(tiny_bert, **params).fit(X, y)
+        cut_score = cut.score(X, y)
+    # training accuracy: windows see the class words (0.96 on the CPU), truncation only filler (0.62)
+    assert chunk.score(X, y) >= 0.85 and cut_score <= 0.7
