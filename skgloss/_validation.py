@@ -115,6 +115,113 @@ def encode_labels(y, n_samples, name="y"):
     return classes, y_idx
 
 
+def labeled_mask(y_idx) -> np.ndarray:
+    """Which rows are labeled: ``y_idx >= 0`` for class ids (n,), a row not all ``-1`` for multi-label (n, L)."""
+    y_idx = np.asarray(y_idx)
+    return y_idx >= 0 if y_idx.ndim == 1 else y_idx[:, 0] >= 0 if y_idx.shape[1] else np.ones(len(y_idx), bool)
+
+
+def is_multilabel(y) -> bool:
+    """Whether ``y`` is multi-label: a 2-D indicator with two or more columns, or label sets (lists, tuples, sets)."""
+    if hasattr(y, "to_numpy") and getattr(y, "ndim", 1) == 2:
+        return y.shape[1] >= 2
+    if isinstance(y, np.ndarray):
+        return (y.ndim == 2 and y.shape[1] >= 2) or (y.dtype == object and y.ndim == 1 and any(
+            isinstance(v, (list, tuple, set, frozenset, np.ndarray)) for v in y))
+    if isinstance(y, (list, tuple)):
+        return any(isinstance(v, (list, tuple, set, frozenset, np.ndarray)) for v in y)
+    return hasattr(y, "toarray") and len(y.shape) == 2  # a scipy sparse indicator matrix
+
+
+def encode_multilabel(y, n_samples, name="y", classes=None):
+    """Multi-label targets as a 0/1 matrix, with ``-1`` rows for unlabeled texts.
+
+    ``y`` is either a 2-D indicator (array, DataFrame or scipy sparse, shape
+    (n, L), entries 0 or 1; a row of ``-1`` is unlabeled) or a sequence of
+    label sets, one per text (lists, tuples or sets of labels; scikit-learn's
+    ``MultiLabelBinarizer`` semantics: an empty set is a text with no label;
+    the number ``-1`` or string ``"-1"`` instead of a set is unlabeled).
+
+    Parameters
+    ----------
+    classes : array, optional
+        The label of each column (a fitted model's ``classes_``); by default
+        the columns of an indicator (``0..L-1``) or the sorted labels of the
+        sets.
+
+    Returns
+    -------
+    classes : ndarray of shape (L,)
+    Y : ndarray of int8, shape (n, L)
+        0/1 for labeled rows, ``-1`` on every column of an unlabeled row.
+    """
+    if hasattr(y, "toarray"):
+        y = y.toarray()
+    if hasattr(y, "to_numpy"):
+        y = y.to_numpy()
+    if isinstance(y, (list, tuple)):  # nested lists of numbers are an indicator, as for scikit-learn
+        try:
+            arr = np.asarray(y)
+        except ValueError:  # ragged: label sets
+            arr = None
+        if arr is not None and arr.ndim == 2 and arr.dtype.kind in "biuf":
+            y = arr
+    sets = not (isinstance(y, np.ndarray) and y.ndim == 2)
+    if sets:
+        rows = list(y)
+        if len(rows) != n_samples:
+            raise ValueError(f"X and {name} have different lengths: {n_samples} texts but {len(rows)} label sets")
+        unlabeled = np.array([not isinstance(v, (list, tuple, set, frozenset, np.ndarray)) and is_unlabeled(v)
+                              for v in rows], dtype=bool)
+        for i, v in enumerate(rows):
+            if not unlabeled[i] and (not isinstance(v, (list, tuple, set, frozenset, np.ndarray))):
+                raise TypeError(f"{name}[{i}] is {v!r}; in multi-label y every entry is a list, tuple or set of "
+                                "labels (or -1 for an unlabeled text)")
+        labels = [list(v) for v, u in zip(rows, unlabeled) if not u]
+        if classes is None:
+            try:
+                classes = np.array(sorted({lab for v in labels for lab in v}))
+            except TypeError as exc:
+                raise TypeError(f"the labels in {name} cannot be sorted (mixed types?): {exc}") from exc
+        column = {c: j for j, c in enumerate(np.asarray(classes).tolist())}
+        Y = np.zeros((n_samples, len(column)), dtype=np.int8)
+        for i, v in enumerate(rows):
+            if unlabeled[i]:
+                continue
+            for lab in v:
+                key = lab.item() if isinstance(lab, np.generic) else lab
+                if key not in column:
+                    raise ValueError(f"{name}[{i}] has the label {lab!r}, which is not one of the model's classes")
+                Y[i, column[key]] = 1
+    else:
+        Y = np.asarray(y)
+        if Y.shape[0] != n_samples:
+            raise ValueError(f"X and {name} have different lengths: {n_samples} texts but {Y.shape[0]} rows")
+        try:
+            Yf = Y.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"a 2-D {name} is a multi-label indicator and must hold numbers 0 and 1: {exc}") from None
+        unlabeled = (Yf == UNLABELED).all(axis=1)
+        bad = ~unlabeled[:, None] & ~np.isin(Yf, (0.0, 1.0))
+        if bad.any():
+            i, j = np.argwhere(bad)[0]
+            value = Y[i, j].item() if hasattr(Y[i, j], "item") else Y[i, j]
+            raise ValueError(f"{name}[{i}, {j}] is {value!r}; a multi-label indicator holds 0 or 1 (a row of "
+                             "-1 marks an unlabeled text)")
+        if classes is None:
+            classes = np.arange(Y.shape[1])
+        elif len(classes) != Y.shape[1]:
+            raise ValueError(f"{name} has {Y.shape[1]} columns but the model has {len(classes)} labels")
+        Y = Yf.astype(np.int8)
+    Y[unlabeled] = UNLABELED
+    if unlabeled.all():
+        raise ValueError(f"every row of {name} is unlabeled (-1): at least one labeled text is needed")
+    if len(classes) < 2:
+        raise ValueError(f"{name} has {len(classes)} label(s) ({list(classes)}); multi-label needs at least two "
+                         "(for one label, pass it as a 1-D binary y)")
+    return np.asarray(classes), Y
+
+
 def check_sample_weight(sample_weight, y_idx, name="sample_weight"):
     """``sample_weight`` as a float64 array of shape (n,), or None.
 
@@ -136,7 +243,7 @@ def check_sample_weight(sample_weight, y_idx, name="sample_weight"):
     bad = np.flatnonzero(~np.isfinite(w) | (w < 0))
     if len(bad):
         raise ValueError(f"{name}[{bad[0]}] is {float(w[bad[0]])!r}; weights must be finite and >= 0")
-    labeled = np.asarray(y_idx) >= 0
+    labeled = labeled_mask(y_idx)
     if not (w[labeled] > 0).any():
         raise ValueError(f"{name} is 0 on every labeled row: the fit would have nothing to learn from")
     return w

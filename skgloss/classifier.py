@@ -20,7 +20,17 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ._logging import logger, verbosity
-from ._validation import check_choice, check_number, check_sample_weight, check_texts, encode_labels, is_unlabeled
+from ._validation import (
+    check_choice,
+    check_number,
+    check_sample_weight,
+    check_texts,
+    encode_labels,
+    encode_multilabel,
+    is_multilabel,
+    is_unlabeled,
+    labeled_mask,
+)
 from .callbacks import check_callbacks
 from .checkpoint import CheckpointFolder, fit_fingerprint
 from .corpus import CorpusGraph
@@ -48,7 +58,8 @@ DEFAULT_CORPUS_NEIGHBORS = 10
 _FITTED_ATTRIBUTES = ("classes_", "device_", "precision_", "sigma_", "encoder_", "tokenizer_", "head_", "history_",
                       "n_iter_", "best_epoch_", "start_score_", "n_features_out_", "graph_", "label_distributions_",
                       "transduction_", "corpus_embeddings_", "_neighbor_index", "cv_results_", "n_features_in_",
-                      "feature_names_in_", "n_samples_fit_", "n_labeled_fit_", "inference_")
+                      "feature_names_in_", "n_samples_fit_", "n_labeled_fit_", "inference_",
+                      "multilabel_")
 
 
 def _input_features(X):
@@ -341,6 +352,9 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         Texts in the fit's ``X``.
     n_labeled_fit_ : int
         Of them, the labeled ones (validation rows included).
+    multilabel_ : bool
+        Whether the fit's ``y`` was multi-label (``predict`` then returns an
+        indicator matrix).
     inference_ : {"head", "graph", "blend"}
         What ``inference="auto"`` resolved to in this fit (``predict_proba``
         follows ``inference`` itself when it names a mode).
@@ -505,18 +519,40 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             resolve_model_path(self.model_name_or_path)
 
     def _uses_corpus_graph(self, y_idx):
-        if self.graph_refresh is None:
+        if self.graph_refresh is None or y_idx.ndim == 2:  # multi-label fits have no corpus graph
             return False
         if self.graph_refresh != "auto":
             return True
-        return (bool((y_idx < 0).any()) or self.loss == "kl" or self.inference in ("graph", "blend")
+        return (bool((~labeled_mask(y_idx)).any()) or self.loss == "kl" or self.inference in ("graph", "blend")
                 or self.batching == "graph")
 
     def _resolved_inference(self, y_idx):
         """``inference`` with ``"auto"`` resolved for a fit on ``y_idx`` (see the parameter)."""
         if self.inference != "auto":
             return self.inference
-        return "blend" if bool((y_idx < 0).any()) and self._uses_corpus_graph(y_idx) else "head"
+        return "blend" if self._start_is_incumbent(y_idx) else "head"
+
+    def _start_is_incumbent(self, y_idx):
+        """Whether the starting point is label spreading on the pre-trained encoder (a fit with ``-1`` rows
+        and the corpus graph): then it is the incumbent of model selection
+        (:func:`skgloss.training.start_point_wins`)."""
+        return bool((~labeled_mask(y_idx)).any()) and self._uses_corpus_graph(y_idx)
+
+    def _check_multilabel_params(self):
+        """The parameters a multi-label fit cannot honour, each a clear error (see ``y`` in :meth:`fit`)."""
+        if self.loss not in ("gloss", "ce"):
+            raise ValueError(f"loss={self.loss!r} is not available for multi-label y; use 'gloss' or 'ce'")
+        if self.class_weight is not None:
+            raise ValueError("class_weight is not defined for multi-label y; pass sample_weight instead")
+        if self.batching not in ("random", "length"):
+            raise ValueError(f"batching={self.batching!r} is not available for multi-label y; "
+                             "use 'random' or 'length'")
+        if self.inference not in ("auto", "head"):
+            raise ValueError(f"inference={self.inference!r} is not available for multi-label y (no corpus graph); "
+                             "use 'auto' or 'head'")
+        if self.graph_refresh not in ("auto", None):
+            raise ValueError(f"graph_refresh={self.graph_refresh!r}: multi-label fits have no corpus graph; "
+                             "leave it 'auto'")
 
     def _class_weight_array(self, y_idx, classes):
         if self.class_weight is None:
@@ -540,7 +576,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         or more for training, and single-row classes stay in training.
         """
         rows = np.arange(y_idx.shape[0])
-        labeled = rows[y_idx >= 0]
+        labeled = rows[labeled_mask(y_idx)]
         fraction = self.validation_fraction
         if isinstance(fraction, str):  # "auto"
             fraction = _AUTO_VALIDATION_FRACTION
@@ -552,6 +588,10 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         n_val = int(np.ceil(fraction * labeled.shape[0]))
         if n_val == 0:
             return rows, rows[:0]
+        if y_idx.ndim == 2:  # multi-label: a random split of the labeled rows (label sets do not stratify)
+            n_val = min(n_val, labeled.shape[0] - 1)
+            val = np.random.default_rng(seed).permutation(labeled)[:n_val]
+            return np.setdiff1d(rows, val), np.sort(val)
         counts = np.bincount(y_idx[labeled])
         counts = counts[counts > 0]
         if counts.min() >= 2 and counts.shape[0] <= n_val <= labeled.shape[0] - counts.shape[0]:
@@ -580,10 +620,23 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         ----------
         X : sequence of str of shape (n_samples,)
             Raw texts (list, array, pandas Series, or one text column).
-        y : array-like of shape (n_samples,)
+        y : array-like of shape (n_samples,), or multi-label
             Labels of any sortable type. ``-1`` marks unlabeled rows: they take
             part in each batch's graph as unlabeled nodes (``loss="gloss"``)
-            and never in the CE term.
+            and never in the CE term. Multi-label: a 0/1 indicator of shape
+            (n_samples, n_labels) (array, DataFrame or scipy sparse; a row of
+            ``-1`` is unlabeled), or one list/tuple/set of labels per text
+            (``MultiLabelBinarizer`` semantics: an empty set is a text with
+            no label, ``-1`` instead of a set an unlabeled one). The head is
+            then sigmoid with a binary cross-entropy per label, ``L_G``
+            propagates every label as a column of ``Y_L``
+            (:func:`skgloss.losses.g_loss`), ``predict`` returns the 0/1
+            indicator (threshold 0.5 on ``predict_proba``), validation and
+            ``score`` use subset accuracy. Such a fit has no corpus graph:
+            ``loss`` is ``"gloss"`` or ``"ce"``, ``inference`` the head,
+            ``batching`` ``"random"`` or ``"length"``, no ``class_weight``,
+            and ``-1`` rows are only unlabeled nodes of the batch graphs
+            (:doc:`user_guide`, "Multi-label").
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative weight of each text (a scalar: the same for all). It
             multiplies the row's cross-entropy (a weighted mean per batch,
@@ -636,7 +689,11 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         """The whole fit, without touching ``self``'s fitted state; returns the fitted attributes."""
         self._validate_params()
         texts = check_texts(X)
-        classes, y_idx = encode_labels(y, len(texts))
+        if is_multilabel(y):
+            self._check_multilabel_params()
+            classes, y_idx = encode_multilabel(y, len(texts))
+        else:
+            classes, y_idx = encode_labels(y, len(texts))
         sample_weight = check_sample_weight(sample_weight, y_idx)
         warm = self._warm_start_model(classes)
         checkpoints, resume_state = None, None
@@ -649,7 +706,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             seed, resume_state = checkpoints.begin(fit_fingerprint(self, texts, classes, y_idx, sample_weight),
                                                    lambda: _fit_seed(self.random_state))
         train_rows, val_rows = self._validation_split(y_idx, seed)
-        n_unlabeled = int(np.sum(y_idx < 0))
+        n_unlabeled = int(np.sum(~labeled_mask(y_idx)))
         logger.info("fitting %s (loss=%s) on %d texts: %d labeled, %d unlabeled, %d classes; %d held out for "
                     "validation", self.model_name_or_path, self.loss, len(texts), len(texts) - n_unlabeled,
                     n_unlabeled, len(classes), len(val_rows))
@@ -666,8 +723,8 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                                 callbacks=callbacks, checkpoints=checkpoints, resume_state=resume_state,
                                 stop_after=stop_after, sample_weight=sample_weight, warm=warm)
         fitted["cv_results_"] = cv_results
-        fitted.update(_input_features(X), n_samples_fit_=len(texts), n_labeled_fit_=int(np.sum(y_idx >= 0)),
-                      inference_=self._resolved_inference(y_idx))
+        fitted.update(_input_features(X), n_samples_fit_=len(texts), n_labeled_fit_=int(np.sum(labeled_mask(y_idx))),
+                      inference_=self._resolved_inference(y_idx), multilabel_=y_idx.ndim == 2)
         return fitted
 
     def _selection_folds(self, y_idx, val_rows, seed):
@@ -679,6 +736,9 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         stratified folds.
         """
         if not isinstance(self.validation_fraction, str) or len(val_rows) or self.max_epochs < 1:
+            return None
+        if y_idx.ndim == 2:
+            logger.info("no cross-validated choice of epochs for multi-label y: all max_epochs run")
             return None
         labeled = np.flatnonzero(y_idx >= 0)
         counts = np.bincount(y_idx[labeled])
@@ -730,7 +790,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         epochs = [np.concatenate([e[i] for e in per_epoch]) for i in range(n_epochs)]
         accuracy = [float(np.mean(c)) for c in epochs]
         chosen = int(np.argmax(accuracy)) + 1 if accuracy else 0
-        if chosen and start_point_wins(start, epochs[chosen - 1], incumbent=bool((y_idx < 0).any())):
+        if chosen and start_point_wins(start, epochs[chosen - 1], incumbent=self._start_is_incumbent(y_idx)):
             chosen = 0
         logger.info("cross-validated choice (%d folds, %d labeled rows): %d epochs (start %.4f, epochs %s)",
                     len(folds), len(start), chosen, float(np.mean(start)), " ".join(f"{a:.4f}" for a in accuracy))
@@ -796,7 +856,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                 stop_after=stop_after, class_weight=class_weight, seed=seed, verbose=self.verbose,
                 graph_refresh=(1 if self.graph_refresh == "auto" else self.graph_refresh) if use_corpus else None,
                 batching=self.batching, inference=self._resolved_inference(y_idx), blend_weight=self.blend_weight,
-                start_incumbent=bool((y_idx < 0).any()),
+                start_incumbent=self._start_is_incumbent(y_idx), multilabel=y_idx.ndim == 2,
                 graph_backend=self.graph_backend, precision=precision, compile=self.compile,
             )
             fitted = functools.partial(_fitted_attributes, classes=classes, device=device, precision=precision,
@@ -911,14 +971,18 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         proba : ndarray of shape (n_samples, n_classes)
             Columns in the order of ``classes_``; rows sum to 1. From the head,
             the corpus graph or both, as ``inference`` says (the same path
-            that scored each epoch on the validation rows).
+            that scored each epoch on the validation rows). A multi-label
+            model gives each label's probability (the sigmoid of its logit),
+            so a row need not sum to 1.
         """
         check_is_fitted(self)
         check_choice(self.inference, "inference", ("auto", *INFERENCE))
         inference = self.inference_ if self.inference == "auto" else self.inference
         graph = self._graph_search() if inference != "head" else None
+        multilabel = getattr(self, "multilabel_", False)
         return np.concatenate([
-            class_probabilities(logits, emb, inference=inference, blend_weight=self.blend_weight, graph=graph)
+            class_probabilities(logits, emb, inference=inference, blend_weight=self.blend_weight, graph=graph,
+                                multilabel=multilabel)
             for _, emb, logits in self._embedded_chunks(X, with_logits=True)])
 
     def _graph_search(self):
@@ -931,13 +995,19 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         return GraphInference(self._neighbor_index, self.label_distributions_, self._corpus_neighbors(), self.sigma_)
 
     def predict(self, X):
-        """Most probable class per text.
+        """Most probable class per text; for a multi-label model, the labels whose probability is at least 0.5.
 
         Returns
         -------
         y_pred : ndarray of shape (n_samples,), values from ``classes_``
+            For a multi-label model: an indicator matrix of shape
+            ``(n_samples, n_labels)`` (int, 0/1, columns in the order of
+            ``classes_``), whatever form ``y`` had in ``fit``; threshold
+            ``predict_proba`` yourself for another cut-off than 0.5.
         """
         proba = self.predict_proba(X)
+        if getattr(self, "multilabel_", False):
+            return (proba >= 0.5).astype(np.int64)
         return self.classes_[proba.argmax(axis=1)]
 
     def predict_log_proba(self, X):
@@ -964,8 +1034,14 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         Returns
         -------
         scores : ndarray of shape (n_samples,) for two classes, else (n_samples, n_classes)
+            A multi-label model gives each label's log-odds (n_samples, n_labels),
+            positive where ``predict`` says 1.
         """
-        scores = np.log(np.maximum(self.predict_proba(X), np.finfo(np.float64).tiny))
+        proba = self.predict_proba(X)
+        tiny = np.finfo(np.float64).tiny
+        if getattr(self, "multilabel_", False):  # each label's log-odds: positive where predict says 1
+            return np.log(np.maximum(proba, tiny)) - np.log(np.maximum(1.0 - proba, tiny))
+        scores = np.log(np.maximum(proba, tiny))
         return scores[:, 1] - scores[:, 0] if scores.shape[1] == 2 else scores
 
     def get_feature_names_out(self, input_features=None):
@@ -1013,13 +1089,16 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         return out
 
     def score(self, X, y, sample_weight=None):
-        """Accuracy over the rows whose label is not ``-1``.
+        """Accuracy over the rows whose label is not ``-1`` (multi-label: subset accuracy).
 
         Parameters
         ----------
         X : sequence of str of shape (n_samples,)
         y : array-like of shape (n_samples,)
-            True labels; ``-1`` rows are ignored.
+            True labels; ``-1`` rows are ignored. For a multi-label model, an
+            indicator matrix or label sets as in ``fit``; a text counts as
+            right when every one of its labels is (scikit-learn's
+            ``accuracy_score`` on indicator matrices).
         sample_weight : array-like of shape (n_samples,), optional
 
         Returns
@@ -1029,6 +1108,12 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         from sklearn.metrics import accuracy_score
 
         texts = check_texts(X)
+        if getattr(self, "multilabel_", False):  # subset accuracy: a text counts when all its labels are right
+            check_is_fitted(self)
+            _, Y = encode_multilabel(y, len(texts), classes=self.classes_)
+            keep = labeled_mask(Y)
+            sw = None if sample_weight is None else np.asarray(sample_weight)[keep]
+            return accuracy_score(Y[keep], self.predict([t for t, k in zip(texts, keep) if k]), sample_weight=sw)
         y = np.asarray(y, dtype=object) if isinstance(y, (list, tuple)) else np.asarray(y)
         if y.shape[0] != len(texts):
             raise ValueError(f"X and y have different lengths: {len(texts)} texts but {y.shape[0]} labels")

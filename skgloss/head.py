@@ -60,8 +60,13 @@ __all__ = ["fit_linear_head"]
 
 
 def fit_linear_head(head: torch.nn.Linear, embeddings, y, *, C=1.0, class_weight=None, sample_weight=None,
-                    max_iter=100, tol=1e-6):
+                    max_iter=100, tol=1e-6, multilabel=False):
     """Fit ``head`` in place by L2-regularised multinomial logistic regression.
+
+    With ``multilabel=True``, one binary logistic regression per label
+    instead (scikit-learn's one-vs-rest ``LogisticRegression``): the
+    problem is ``Σ_l [Σ_i s_i · BCE(w_l·h_i + b_l, y_il) + ||w_l||² / (2·C_reg)]``,
+    whose labels are independent, solved together.
 
     Parameters
     ----------
@@ -72,7 +77,7 @@ def fit_linear_head(head: torch.nn.Linear, embeddings, y, *, C=1.0, class_weight
         ``h_i`` of the labeled rows.
     y : int array of shape (n,), or float array of shape (n, C)
         Class ids in ``[0, C)`` (every row labeled), or soft targets whose
-        rows sum to 1.
+        rows sum to 1; with ``multilabel``, 0/1 (or soft) targets per label.
     C : float > 0, default=1.0
         Inverse regularisation strength ``C_reg`` (scikit-learn's convention:
         the penalty is ``||W||² / (2 C)`` against the summed, not averaged,
@@ -103,7 +108,13 @@ def fit_linear_head(head: torch.nn.Linear, embeddings, y, *, C=1.0, class_weight
                          f"on {weight.shape[1]} features")
     if y.shape[0] == 0:
         return head
-    if y.ndim == 1:
+    if multilabel:
+        if class_weight is not None:
+            raise ValueError("class_weight is not defined for multi-label targets")
+        if y.ndim != 2 or y.shape[1] != n_classes or not np.all((y >= 0) & (y <= 1)):
+            raise ValueError(f"multi-label targets must lie in [0, 1] and have shape (n, {n_classes}), got {y.shape}")
+        targets = torch.as_tensor(y.astype(np.float64))
+    elif y.ndim == 1:
         if y.min() < 0 or y.max() >= n_classes:
             raise ValueError("fit_linear_head takes labeled rows only, with class ids in [0, n_classes)")
         targets = torch.nn.functional.one_hot(torch.as_tensor(y, device=device, dtype=torch.long), n_classes)
@@ -114,7 +125,7 @@ def fit_linear_head(head: torch.nn.Linear, embeddings, y, *, C=1.0, class_weight
         targets = torch.as_tensor(y)
     targets = targets.to(device=device, dtype=dtype)
     s = torch.ones(y.shape[0], device=device, dtype=dtype)
-    if class_weight is not None:
+    if class_weight is not None and not multilabel:
         s = targets @ torch.as_tensor(np.asarray(class_weight), device=device, dtype=dtype)
     if sample_weight is not None:
         s = s * torch.as_tensor(np.asarray(sample_weight), device=device, dtype=dtype)
@@ -129,7 +140,11 @@ def fit_linear_head(head: torch.nn.Linear, embeddings, y, *, C=1.0, class_weight
 
     def closure():
         opt.zero_grad()
-        ce = -(targets * torch.log_softmax(H @ W.T + b, dim=1)).sum(dim=1)
+        Z = H @ W.T + b
+        if multilabel:
+            ce = torch.nn.functional.binary_cross_entropy_with_logits(Z, targets, reduction="none").sum(dim=1)
+        else:
+            ce = -(targets * torch.log_softmax(Z, dim=1)).sum(dim=1)
         loss = (s * ce).sum() / total + penalty * (W * W).sum()
         loss.backward()
         return loss

@@ -23,10 +23,16 @@ import numpy as np
 from .graph import NeighborIndex, edge_weights
 from .propagation import neighbour_average
 
-__all__ = ["INFERENCE", "GraphInference", "softmax", "graph_probabilities", "combine_probabilities",
+__all__ = ["INFERENCE", "GraphInference", "sigmoid", "softmax", "graph_probabilities", "combine_probabilities",
            "class_probabilities"]
 
 INFERENCE = ("head", "graph", "blend")
+
+
+def sigmoid(logits):
+    """Element-wise logistic function in float64 (multi-label probabilities)."""
+    z = np.asarray(logits, dtype=np.float64)
+    return np.exp(-np.logaddexp(0.0, -z))
 
 
 def softmax(logits):
@@ -88,7 +94,8 @@ def combine_probabilities(head_proba, graph_proba, inference, blend_weight):
     return (1.0 - blend_weight) * head_proba + blend_weight * graph_proba
 
 
-def class_probabilities(logits, embeddings, *, inference="head", blend_weight=0.5, graph=None, exclude=None):
+def class_probabilities(logits, embeddings, *, inference="head", blend_weight=0.5, graph=None, exclude=None,
+                        multilabel=False):
     """Class probabilities from the head's logits and, for graph inference, the embeddings.
 
     Parameters
@@ -101,11 +108,18 @@ def class_probabilities(logits, embeddings, *, inference="head", blend_weight=0.
         Needed unless ``inference="head"``.
     exclude : int array (m,), optional
         For queries that are indexed documents: their own rows.
+    multilabel : bool, default=False
+        Per-label probabilities (sigmoid of the logits, head only) instead
+        of a distribution over classes.
 
     Returns
     -------
-    proba : ndarray (m, C), rows sum to 1
+    proba : ndarray (m, C), rows sum to 1 (multi-label: each entry in [0, 1])
     """
+    if multilabel:
+        if inference != "head":
+            raise ValueError(f"inference={inference!r} is not available for multi-label models; use 'head'")
+        return sigmoid(logits)
     head_proba = softmax(logits)
     if inference == "head":
         return head_proba

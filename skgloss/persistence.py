@@ -147,6 +147,7 @@ def _metadata(est):
         "n_samples_fit_": getattr(est, "n_samples_fit_", None),
         "n_labeled_fit_": getattr(est, "n_labeled_fit_", None),
         "inference_": getattr(est, "inference_", None),
+        "multilabel_": bool(getattr(est, "multilabel_", False)),
         "feature_names_in_": (list(est.feature_names_in_) if hasattr(est, "feature_names_in_") else None),
     }
 
@@ -358,6 +359,7 @@ def load_model(cls, folder, *, device="auto"):
               "cv_results_": meta.get("cv_results_"), "n_features_out_": d}
     if meta.get("n_features_in_") == 1:
         fitted["n_features_in_"] = 1
+    fitted["multilabel_"] = meta.get("multilabel_") is True
     # a folder saved before inference="auto" existed names its mode in params
     fitted["inference_"] = (meta["inference_"] if meta.get("inference_") in INFERENCE
                             else est.inference if est.inference in INFERENCE else "head")

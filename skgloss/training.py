@@ -46,6 +46,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ._logging import logger
+from ._validation import labeled_mask
 from .callbacks import EarlyStopping, call_callbacks
 from .corpus import NoCorpusGraph, snapshot_from_tensors, snapshot_to_tensors
 from .devices import autocast, grad_scaler
@@ -100,6 +101,8 @@ class TrainingConfig:
     #: noise) rather than the challenger: a semi-supervised fit's start is label spreading on the pre-trained
     #: encoder, a strong model of its own (:func:`start_point_wins`).
     start_incumbent: bool = False
+    #: ``y`` holds multi-label 0/1 rows (n, L) instead of class ids: sigmoid head, per-label losses.
+    multilabel: bool = False
     blend_weight: float = 0.5
     refit_head: bool = True
     head_C: float = 1.0
@@ -268,7 +271,12 @@ def _val_graph(config, hook):
 def _val_scores(emb, logits, val_rows, val_y, config, graph):
     """Accuracy, log-loss and per-row correctness on the held-out rows of the predictor ``predict_proba`` will be."""
     proba = class_probabilities(logits, emb, inference=config.inference, blend_weight=config.blend_weight,
-                                graph=graph, exclude=val_rows)
+                                graph=graph, exclude=val_rows, multilabel=config.multilabel)
+    if config.multilabel:  # a row is right when every label is (subset accuracy, what score() returns)
+        correct = ((proba >= 0.5) == (val_y == 1)).all(axis=1)
+        p = np.clip(proba, 1e-12, 1 - 1e-12)
+        log_loss = -np.mean(np.where(val_y == 1, np.log(p), np.log1p(-p)))
+        return float(np.mean(correct)), float(log_loss), correct
     true = proba[np.arange(len(val_y)), val_y]
     correct = proba.argmax(axis=1) == val_y
     return float(np.mean(correct)), float(-np.mean(np.log(np.maximum(true, 1e-12)))), correct
@@ -316,9 +324,15 @@ def _refit_head(encoder, head, tokens, train_rows, y, config, device, hook, samp
     memory bank. None when ``config.refit_head`` is off or no row is
     labeled. See :mod:`skgloss.head`.
     """
-    labeled = train_rows[y[train_rows] >= 0]
+    labeled = train_rows[labeled_mask(y[train_rows])]
     if not config.refit_head or len(labeled) == 0:
         return None
+    if config.multilabel:  # no corpus graph, no pseudo-labels: one binary regression per label
+        emb = embed_tokens(encoder, tokens, labeled, pooling=config.pooling, batch_size=_inference_batch(config),
+                           device=device, precision=config.precision)
+        weights = None if sample_weight is None else sample_weight[labeled]
+        return fit_linear_head(copy.deepcopy(head), emb, y[labeled], C=config.head_C, sample_weight=weights,
+                               multilabel=True)
     pseudo = train_rows[hook.pseudo_rows()[train_rows]] if hook.F is not None else train_rows[:0]
     rows = np.concatenate([labeled, pseudo])
     emb = embed_tokens(encoder, tokens, rows, pooling=config.pooling, batch_size=_inference_batch(config),
@@ -406,7 +420,7 @@ def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_row
     val_rows = np.zeros(0, dtype=np.int64) if val_rows is None else np.asarray(val_rows)
     if isinstance(hook, NoCorpusGraph) and config.loss != "gloss":
         # Only the graph of G-Loss has a use for unlabeled rows here.
-        train_rows = train_rows[y[train_rows] >= 0]
+        train_rows = train_rows[labeled_mask(y[train_rows])]
     steps_per_epoch = math.ceil(len(train_rows) / config.batch_size)
     params = [p for m in (encoder, head) for p in m.parameters() if p.requires_grad]
     opt, sched = _optimizer(params, config, steps_per_epoch * config.max_epochs, device)
@@ -465,7 +479,7 @@ def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_row
         counters_before = objective.counters()
         batches = epoch_batches(train_rows, config, rng, hook, tokens.lengths, y)
         if not objective.needs_neighbours:  # a batch with no label and no target teaches nothing
-            batches = [b for b in batches if (y[b] >= 0).any() or hook.has_targets(b).any()]
+            batches = [b for b in batches if labeled_mask(y[b]).any() or hook.has_targets(b).any()]
         sums = _TermSums()
         bar = tqdm(device_batches(tokens, batches, device, extra=labels), total=len(batches),
                    desc=f"epoch {epoch}/{config.max_epochs}", disable=config.verbose < 1, leave=False)

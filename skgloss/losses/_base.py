@@ -42,6 +42,9 @@ def labeled_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, class_weig
                           sample_weight: torch.Tensor | None = None) -> torch.Tensor:
     """Cross-entropy of ``logits`` over the rows whose label is not ``-1``.
 
+    ``labels`` (B,) class ids, or (B, L) multi-label 0/1 rows
+    (:func:`labeled_binary_cross_entropy`).
+
     The weighted mean over labeled rows, ``Σ s_i w_(y_i) CE_i / Σ s_i w_(y_i)``
     (``w`` the class weights, ``s`` the per-row ``sample_weight`` (B,); 1
     where not given), which is what ``F.cross_entropy`` computes with class
@@ -49,6 +52,10 @@ def labeled_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, class_weig
     every labeled row weighs 0). Computed with fixed shapes (a mask, no
     boolean indexing), so it never waits for the device.
     """
+    if labels.ndim == 2:  # multi-label (B, L): per-label binary cross-entropy
+        if class_weight is not None:
+            raise ValueError("class_weight is not defined for multi-label targets")
+        return labeled_binary_cross_entropy(logits, labels, sample_weight)
     labeled = labels >= 0
     weight = as_class_weight(class_weight, logits.device)
     per_row = F.cross_entropy(logits.float(), labels.clamp_min(0), reduction="none")
@@ -58,6 +65,24 @@ def labeled_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, class_weig
     if sample_weight is not None:
         row_weight = row_weight * sample_weight.to(per_row.dtype)
     # 0/1 instead of 0/0 when nothing is labeled: the zero keeps the graph
+    return (per_row * row_weight).sum() / row_weight.sum().clamp_min(torch.finfo(per_row.dtype).tiny)
+
+
+def labeled_binary_cross_entropy(logits: torch.Tensor, labels: torch.Tensor,
+                                 sample_weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Multi-label cross-entropy: binary cross-entropy of every label, over the rows that are labeled.
+
+    ``labels`` (B, L) holds 0/1 for labeled rows and ``-1`` on every column
+    of an unlabeled row. Per row, the mean over labels of
+    ``BCE(sigmoid(z_il), y_il)``; then the (``sample_weight``-weighted) mean
+    over labeled rows, as :func:`labeled_cross_entropy`. Fixed shapes, no host sync.
+    """
+    labeled = labels[:, 0] >= 0
+    per_row = F.binary_cross_entropy_with_logits(logits.float(), labels.clamp_min(0).to(torch.float32),
+                                                 reduction="none").mean(dim=1)
+    row_weight = labeled.to(per_row.dtype)
+    if sample_weight is not None:
+        row_weight = row_weight * sample_weight.to(per_row.dtype)
     return (per_row * row_weight).sum() / row_weight.sum().clamp_min(torch.finfo(per_row.dtype).tiny)
 
 

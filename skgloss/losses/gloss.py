@@ -115,8 +115,12 @@ def g_loss_with_info(embeddings, labels, *, gamma=0.7, sigma, n_neighbors=None, 
     if not isinstance(embeddings, torch.Tensor) or embeddings.ndim != 2:
         shape = getattr(embeddings, "shape", type(embeddings))
         raise ValueError(f"embeddings must be a 2-D tensor (B, d), got {shape}")
+    if isinstance(labels, torch.Tensor) and labels.ndim == 2 and labels.shape[0] == embeddings.shape[0]:
+        return _multilabel_g_loss(embeddings, labels, gamma=gamma, sigma=sigma, n_neighbors=n_neighbors,
+                                  class_weight=class_weight, generator=generator, sample_weight=sample_weight)
     if not isinstance(labels, torch.Tensor) or labels.shape != embeddings.shape[:1]:
-        raise ValueError("labels must be a 1-D tensor with one entry per row of embeddings")
+        raise ValueError("labels must be a 1-D tensor with one entry per row of embeddings "
+                         "(or, multi-label, a 2-D tensor with one row per row of embeddings)")
     labels = labels.to(embeddings.device).long()
     out_dtype = torch.promote_types(embeddings.dtype, torch.float32)
     dtype = solve_dtype(embeddings.device)
@@ -146,6 +150,47 @@ def g_loss_with_info(embeddings, labels, *, gamma=0.7, sigma, n_neighbors=None, 
     return loss.to(out_dtype), info
 
 
+def _multilabel_g_loss(embeddings, labels, *, gamma, sigma, n_neighbors, class_weight, generator, sample_weight):
+    """The multi-label G-Loss: every label a column of ``Y_L``, a binary cross-entropy per label.
+
+    ``labels`` (B, L): 0/1 rows for labeled texts, ``-1`` rows for unknown
+    ones. A fraction γ of the labeled rows (at least one) keeps its labels
+    (L), the rest is masked (M); ``Y_L`` is their multi-hot rows, with one
+    more column of ones. The harmonic solve is linear in ``Y_L``, so column l
+    of ``F_U`` is the share of a node's random walk absorbed by kept nodes
+    that carry label l, and the last column is the share absorbed by any
+    kept node: their ratio ``p_ml`` is the propagated probability of label
+    l. ``L_G`` is the mean over masked rows that reached a kept node of the
+    mean over the labels some kept row carries of ``BCE(p_ml, y_ml)`` (a
+    label no kept row carries cannot be propagated and is left out).
+    """
+    if class_weight is not None:
+        raise ValueError("class_weight is not defined for multi-label targets")
+    labels = labels.to(embeddings.device).long()
+    out_dtype = torch.promote_types(embeddings.dtype, torch.float32)
+    dtype = solve_dtype(embeddings.device)
+    labeled = labels[:, 0] >= 0
+    masked = stratified_mask(torch.where(labeled, 0, -1), gamma, generator)  # one "class": the labeled rows
+    kept = labeled & ~masked
+    Y = labels.clamp_min(0).to(dtype) * kept[:, None]
+    Y = torch.cat([Y, kept[:, None].to(dtype)], dim=1)
+    W = batch_affinity(embeddings.to(dtype), sigma, n_neighbors)
+    F = harmonic_solve_dense(transition_matrix(W), Y, ~kept)
+    mass = F[:, -1]
+    used = masked & (mass > _EPS)
+    p = (F[:, :-1] / torch.where(used, mass, torch.ones_like(mass))[:, None]).clamp(_EPS, 1.0 - 1e-7)
+    target = labels.clamp_min(0).to(dtype)
+    bce = -(target * torch.log(p) + (1.0 - target) * torch.log1p(-p))
+    present = (Y[:, :-1].sum(dim=0) > 0).to(dtype)  # labels some kept row carries
+    per_row = (bce * present).sum(dim=1) / present.sum().clamp_min(1)
+    if sample_weight is not None:
+        per_row = per_row * sample_weight.to(device=per_row.device, dtype=dtype)
+    used = used & (present.sum() > 0)
+    n_used = used.sum()
+    loss = torch.where(used, per_row, torch.zeros_like(per_row)).sum() / n_used.clamp_min(1)
+    return loss.to(out_dtype), {"n_masked": masked.sum(), "n_used": n_used, "degenerate": n_used == 0}
+
+
 def g_loss(embeddings, labels, *, gamma=0.7, sigma, n_neighbors=None, class_weight=None, generator=None,
            sample_weight=None):
     """The in-batch G-Loss ``L_G`` of one mini-batch (:doc:`method`, in-batch G-Loss steps 1-6).
@@ -155,9 +200,11 @@ def g_loss(embeddings, labels, *, gamma=0.7, sigma, n_neighbors=None, class_weig
     embeddings : torch.Tensor of shape (B, d)
         Pooled encoder outputs ``h``; normalised here. Not detached: gradients
         flow through the kernel, the normalisation and the solve.
-    labels : torch.LongTensor of shape (B,)
+    labels : torch.LongTensor of shape (B,) or (B, L)
         Class ids; ``-1`` for rows whose label is unknown (they are unlabeled
-        nodes of the graph and never enter the loss themselves).
+        nodes of the graph and never enter the loss themselves). Multi-label:
+        0/1 rows, ``-1`` rows for unknown texts (:func:`_multilabel_g_loss`:
+        every label a column of ``Y_L``, a binary cross-entropy per label).
     gamma : float in (0, 1), default=0.7
         γ, the fraction of each class's labeled rows that keeps its label.
     sigma : float
