@@ -921,6 +921,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         tags.input_tags.two_d_array = False
         tags.input_tags.string = True
         tags.target_tags.required = True
+        tags.classifier_tags.multi_label = True  # y may be an indicator matrix or label sets
         tags.non_deterministic = self.random_state is None
         return tags
 
