@@ -80,14 +80,18 @@ def _input_features(X):
 
 
 def _fitted_attributes(*, classes, device, precision, sigma, encoder, tokenizer, head, history, best_epoch,
-                       start_score, graph):
-    """The fitted attributes of a model (``graph``: the corpus graph's (bank, graph, F), or None)."""
+                       start_score, graph, about_y=None):
+    """The fitted attributes of a model (``graph``: the corpus graph's (bank, graph, F), or None).
+
+    ``about_y``: what the fit's ``y`` decided (``n_samples_fit_``, ``n_labeled_fit_``, ``inference_``,
+    ``multilabel_``), so that a checkpoint's model has them too.
+    """
     encoder.eval()
     head.eval()
     fitted = {"classes_": classes, "device_": device, "precision_": precision, "sigma_": sigma,
               "encoder_": encoder, "tokenizer_": tokenizer, "head_": head, "history_": history,
               "n_iter_": len(history), "best_epoch_": best_epoch, "start_score_": start_score,
-              "n_features_out_": int(encoder.config.hidden_size)}
+              "n_features_out_": int(encoder.config.hidden_size), **(about_y or {})}
     if graph is not None:
         bank, G, F = graph
         fitted.update(graph_=G, label_distributions_=F, transduction_=classes[F.argmax(axis=1)],
@@ -723,8 +727,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                                 callbacks=callbacks, checkpoints=checkpoints, resume_state=resume_state,
                                 stop_after=stop_after, sample_weight=sample_weight, warm=warm)
         fitted["cv_results_"] = cv_results
-        fitted.update(_input_features(X), n_samples_fit_=len(texts), n_labeled_fit_=int(np.sum(labeled_mask(y_idx))),
-                      inference_=self._resolved_inference(y_idx), multilabel_=y_idx.ndim == 2)
+        fitted.update(_input_features(X))
         return fitted
 
     def _selection_folds(self, y_idx, val_rows, seed):
@@ -859,8 +862,10 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                 start_incumbent=self._start_is_incumbent(y_idx), multilabel=y_idx.ndim == 2,
                 graph_backend=self.graph_backend, precision=precision, compile=self.compile,
             )
+            about_y = {"n_samples_fit_": len(texts), "n_labeled_fit_": int(np.sum(labeled_mask(y_idx))),
+                       "inference_": self._resolved_inference(y_idx), "multilabel_": y_idx.ndim == 2}
             fitted = functools.partial(_fitted_attributes, classes=classes, device=device, precision=precision,
-                                       sigma=sigma, tokenizer=tokenizer)
+                                       sigma=sigma, tokenizer=tokenizer, about_y=about_y)
             checkpoint = None if checkpoints is None else functools.partial(
                 self._write_checkpoint, checkpoints, fitted, encoder, head)
             result = train(encoder, head, tokens, y_seen, config, device, train_rows=train_rows,

@@ -107,9 +107,10 @@ def test_saving_refuses_to_replace_what_is_not_a_model(models, tmp_path, kind):
 
 def test_a_label_json_cannot_hold_fails_before_anything_is_written(tiny_bert, tmp_path):
     X, y = make_texts(5)
-    tuples = np.empty(len(y), dtype=object)
-    tuples[:] = [(label, 1) for label in y]  # tuples sort and fit, but are not JSON scalars
-    y = tuples
+    import datetime
+
+    # dates sort and fit, but are not JSON scalars (a tuple would be a label set: multi-label y)
+    y = np.array([datetime.date(2020 + (label == "fruit"), 1, 1) for label in y], dtype=object)
     clf = GLossTextClassifier(tiny_bert, **FAST).fit(X, y)
     with pytest.raises(TypeError, match="JSON"):
         clf.save_pretrained(tmp_path / "m")
