@@ -983,7 +983,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         check_choice(self.inference, "inference", ("auto", *INFERENCE))
-        inference = self.inference_ if self.inference == "auto" else self.inference
+        inference = getattr(self, "inference_", "head") if self.inference == "auto" else self.inference
         graph = self._graph_search() if inference != "head" else None
         multilabel = getattr(self, "multilabel_", False)
         return np.concatenate([
