@@ -68,7 +68,7 @@ def test_label_scarcity_runs_every_method_once(tiny_bert, tiny_data_home, tmp_pa
             "--data-home", str(tiny_data_home), "--runs-dir", str(runs), "--no-verify", "--in-process"]
     assert label_scarcity.main(argv) == 0
     names = sorted(f.name for f in runs.glob("*.json"))
-    methods = ["ce-labeled", "labelspreading-frozen", "skgloss-graph", "skgloss-graph-blend", "tfidf-lr"]
+    methods = ["ce-labeled", "labelspreading-frozen", "skgloss-graph", "tfidf-lr"]
     assert len(names) == 2 * len(methods)
     recs = {(r["method"], r["fraction"]): r for r in (json.loads((runs / n).read_text()) for n in names)}
     assert {m for m, _ in recs} == set(methods)
@@ -78,6 +78,11 @@ def test_label_scarcity_runs_every_method_once(tiny_bert, tiny_data_home, tmp_pa
     assert recs[("ce-labeled", 0.2)]["params"]["loss"] == "ce"
     assert recs[("skgloss-graph", 0.5)]["params"]["loss"] == "gloss"
     assert 0 <= recs[("skgloss-graph", 0.5)]["transductive_accuracy"] <= 1
+    # the default inference (a blend in a fit with -1 rows) is what is scored; every inference is recorded
+    graph_fit = recs[("skgloss-graph", 0.5)]
+    assert graph_fit["inference_"] == "blend"
+    assert set(graph_fit["test_accuracy_by_inference"]) == {"head", "graph", "blend"}
+    assert graph_fit["test_accuracy"] == graph_fit["test_accuracy_by_inference"]["blend"]
     assert all(0 <= r["test_accuracy"] <= 1 for r in recs.values())
     caplog.clear()
     with caplog.at_level("INFO", logger="skgloss"):

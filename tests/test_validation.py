@@ -25,7 +25,8 @@ def clf(path, **kw):
         (["a", "b"], [-1, -1], ValueError, "-1"),
         (["a", "b", "c"], ["x", "x", -1], ValueError, "at least two"),
         (["a", "b", "c"], [0.0, np.nan, 1.0], ValueError, r"y\[1\]"),
-        (["a", "b"], [[0, 1], [1, 0]], ValueError, "1-D"),
+        (["a", "b"], [[0, 2], [1, 0]], ValueError, r"y\[0, 1\] is 2"),  # 2-D: a multi-label indicator
+        (["a", "b"], np.zeros((2, 2, 2)), ValueError, "1-D"),
         ([["a", "b"], ["c", "d"]], [0, 1], ValueError, "1-D"),
     ],
 )
