@@ -118,7 +118,7 @@ def encode_labels(y, n_samples, name="y"):
 def labeled_mask(y_idx) -> np.ndarray:
     """Which rows are labeled: ``y_idx >= 0`` for class ids (n,), a row not all ``-1`` for multi-label (n, L)."""
     y_idx = np.asarray(y_idx)
-    return y_idx >= 0 if y_idx.ndim == 1 else y_idx[:, 0] >= 0 if y_idx.shape[1] else np.ones(len(y_idx), bool)
+    return y_idx >= 0 if y_idx.ndim == 1 else y_idx[:, 0] >= 0  # an unlabeled multi-label row is -1 throughout
 
 
 def is_multilabel(y) -> bool:
