@@ -19,6 +19,7 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from . import distributed
 from ._logging import logger, verbosity
 from ._validation import (
     check_choice,
@@ -59,7 +60,7 @@ _FITTED_ATTRIBUTES = ("classes_", "device_", "precision_", "sigma_", "encoder_",
                       "n_iter_", "best_epoch_", "start_score_", "n_features_out_", "graph_", "label_distributions_",
                       "transduction_", "corpus_embeddings_", "_neighbor_index", "cv_results_", "n_features_in_",
                       "feature_names_in_", "n_samples_fit_", "n_labeled_fit_", "inference_",
-                      "multilabel_")
+                      "multilabel_", "world_size_")
 
 
 def _input_features(X):
@@ -356,6 +357,10 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         Texts in the fit's ``X``.
     n_labeled_fit_ : int
         Of them, the labeled ones (validation rows included).
+    world_size_ : int
+        How many processes trained the model: 1, or N in a data-parallel
+        fit launched with ``torchrun --nproc_per_node N`` (every process
+        ends with the same model; :doc:`scaling`).
     multilabel_ : bool
         Whether the fit's ``y`` was multi-label (``predict`` then returns an
         indicator matrix).
@@ -680,7 +685,11 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         there. See :doc:`user_guide`, "Checkpoints and resuming".
         """
         with verbosity(self.verbose):
-            self._set_fitted(self._fit(X, y, sample_weight, checkpoint_dir=checkpoint_dir, resume=resume))
+            self._validate_params()
+            device = distributed.DataParallel.local_device(resolve_device(self.device))
+            with distributed.DataParallel.launch(device) as dp:
+                fitted = self._fit(X, y, sample_weight, device, dp, checkpoint_dir=checkpoint_dir, resume=resume)
+            self._set_fitted(fitted)
         return self
 
     def _set_fitted(self, fitted):
@@ -689,9 +698,11 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             self.__dict__.pop(name, None)
         self.__dict__.update(fitted)
 
-    def _fit(self, X, y, sample_weight=None, checkpoint_dir=None, resume=False):
-        """The whole fit, without touching ``self``'s fitted state; returns the fitted attributes."""
-        self._validate_params()
+    def _fit(self, X, y, sample_weight, device, dp, checkpoint_dir=None, resume=False):
+        """The whole fit, without touching ``self``'s fitted state; returns the fitted attributes.
+
+        ``dp``: the :class:`skgloss.distributed.DataParallel` of a data-parallel fit, or None.
+        """
         texts = check_texts(X)
         if is_multilabel(y):
             self._check_multilabel_params()
@@ -699,22 +710,30 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         else:
             classes, y_idx = encode_labels(y, len(texts))
         sample_weight = check_sample_weight(sample_weight, y_idx)
+        if dp is not None:
+            dp.check_same_data(texts, y_idx, sample_weight)
         warm = self._warm_start_model(classes)
         checkpoints, resume_state = None, None
         if checkpoint_dir is None:
             if resume is not False:
                 raise ValueError("resume=True needs checkpoint_dir: the folder of the checkpoint to go on from")
-            seed = _fit_seed(self.random_state)
+            seed = _fit_seed(self.random_state) if dp is None else dp.broadcast(_fit_seed(self.random_state))
         else:  # before the model loads: a wrong folder fails now, a resumed fit takes the seed it had
-            checkpoints = CheckpointFolder(checkpoint_dir, resume)
-            seed, resume_state = checkpoints.begin(fit_fingerprint(self, texts, classes, y_idx, sample_weight),
-                                                   lambda: _fit_seed(self.random_state))
+            def begin():
+                folder = CheckpointFolder(checkpoint_dir, resume)
+                return folder, folder.begin(fit_fingerprint(self, texts, classes, y_idx, sample_weight),
+                                            lambda: _fit_seed(self.random_state))
+
+            if dp is None:
+                checkpoints, (seed, resume_state) = begin()
+            else:  # rank 0 reads and writes the folder; the others get its seed and training state
+                folder, (seed, resume_state) = dp.run_on_main(begin)
+                checkpoints = folder if dp.is_main else None
         train_rows, val_rows = self._validation_split(y_idx, seed)
         n_unlabeled = int(np.sum(~labeled_mask(y_idx)))
         logger.info("fitting %s (loss=%s) on %d texts: %d labeled, %d unlabeled, %d classes; %d held out for "
                     "validation", self.model_name_or_path, self.loss, len(texts), len(texts) - n_unlabeled,
                     n_unlabeled, len(classes), len(val_rows))
-        device = resolve_device(self.device)
         precision = resolve_precision(self.precision, device)
         callbacks = check_callbacks(self.callbacks)
         cv_results, stop_after = None, None
@@ -727,6 +746,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                                 callbacks=callbacks, checkpoints=checkpoints, resume_state=resume_state,
                                 stop_after=stop_after, sample_weight=sample_weight, warm=warm)
         fitted["cv_results_"] = cv_results
+        fitted["world_size_"] = 1 if dp is None else dp.world_size
         fitted.update(_input_features(X))
         return fitted
 
@@ -820,7 +840,9 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         with torch.random.fork_rng(devices=rng_devices):
             torch.manual_seed(seed)
             if warm is None:
-                encoder, tokenizer = load_encoder(self.model_name_or_path, verbose=self.verbose)
+                dp = distributed.current()  # in a data-parallel fit, one process shows the loading
+                encoder, tokenizer = load_encoder(self.model_name_or_path,
+                                                  verbose=self.verbose if dp is None or dp.is_main else 0)
             else:  # copies: the fitted model stays as it is until this fit succeeds
                 encoder, tokenizer = copy.deepcopy(warm[0]), warm[1]
             max_pos = getattr(encoder.config, "max_position_embeddings", None)

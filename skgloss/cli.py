@@ -228,6 +228,7 @@ def _fit(args) -> int:
     from ._validation import encode_labels
     from .classifier import GLossTextClassifier
     from .devices import resolve_device
+    from .distributed import launched_rank
     from .persistence import check_output_folder, save_model
 
     # everything that can fail is checked before the model loads
@@ -247,8 +248,9 @@ def _fit(args) -> int:
         encode_labels(labels, len(texts))
     except (ValueError, TypeError) as exc:
         raise UserError(str(exc)) from None
-    print(f"skgloss fit: {len(texts)} texts ({len(texts) - n_unlabeled} labeled, {n_unlabeled} unlabeled) "
-          f"from {args.train}", flush=True)
+    if launched_rank() == 0:
+        print(f"skgloss fit: {len(texts)} texts ({len(texts) - n_unlabeled} labeled, {n_unlabeled} unlabeled) "
+              f"from {args.train}", flush=True)
     try:
         start = time.perf_counter()
         clf.fit(texts, labels, checkpoint_dir=args.checkpoint_dir, resume=args.resume)
@@ -260,6 +262,8 @@ def _fit(args) -> int:
                   "to go on", file=sys.stderr)
         raise
     fit_s = time.perf_counter() - start
+    if launched_rank() != 0:  # a data-parallel fit (torchrun): every process has the model, rank 0 saves it
+        return 0
     best = None
     if clf.best_epoch_ is not None:
         best = clf.history_[clf.best_epoch_ - 1]["val_score"] if clf.best_epoch_ else clf.start_score_

@@ -27,6 +27,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from . import distributed
 from ._logging import logger
 from .devices import DeviceCounts
 from .graph import knn_graph
@@ -164,14 +165,18 @@ class CorpusGraph:
         start = time.perf_counter()
         self._sync_bank()
         n = self.bank.shape[0]
-        if n == 1:  # a single document: nothing to link
-            from scipy import sparse
+        dp = distributed.current()
+        if dp is None or dp.is_main:
+            if n == 1:  # a single document: nothing to link
+                from scipy import sparse
 
-            self.graph = sparse.csr_matrix((1, 1))
-        else:
-            self.graph = knn_graph(self.bank, min(self.n_neighbors, n - 1), sigma=self.sigma,
-                                   backend=self.backend, random_state=self.random_state)
-        self.F = label_spreading(self.graph, self.y, alpha=self.alpha, n_classes=self.n_classes)
+                self.graph = sparse.csr_matrix((1, 1))
+            else:
+                self.graph = knn_graph(self.bank, min(self.n_neighbors, n - 1), sigma=self.sigma,
+                                       backend=self.backend, random_state=self.random_state)
+            self.F = label_spreading(self.graph, self.y, alpha=self.alpha, n_classes=self.n_classes)
+        if dp is not None:  # an approximate search need not give the same graph twice: rank 0's for all
+            self.graph, self.F = dp.broadcast((self.graph, self.F))
         self._upload_targets()
         self.n_refreshes += 1
         self.refresh_seconds.append(time.perf_counter() - start)

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
+from . import distributed
 from ._params import DEFAULT_MODEL as _DEFAULT_MODEL
 from .devices import autocast, resolve_device
 from .inputs import TokenizedTexts, device_batches
@@ -264,7 +265,20 @@ def embed_tokens(model, tokens, rows=None, *, pooling, batch_size, device, head=
     -----
     Outputs stay on the device for ``_FLUSH_EVERY`` batches and then come to
     the host in one copy, so the device is not made to wait after every batch.
+    Inside a data-parallel fit (:mod:`skgloss.distributed`) each process
+    embeds a contiguous share of ``rows`` and every process gets them all.
     """
+    kwargs = {"pooling": pooling, "batch_size": batch_size, "device": device, "head": head, "precision": precision,
+              "progress": progress}
+    dp = distributed.current()
+    if dp is not None:
+        rows = np.arange(len(tokens)) if rows is None else np.asarray(rows, dtype=np.int64)
+        return dp.embed_sharded(lambda share: _embed_local(model, tokens, share, **kwargs), rows)
+    return _embed_local(model, tokens, rows, **kwargs)
+
+
+def _embed_local(model, tokens, rows, *, pooling, batch_size, device, head, precision, progress):
+    """:func:`embed_tokens` in this process alone."""
     device = torch.device(device)
     rows = np.arange(len(tokens)) if rows is None else np.asarray(rows, dtype=np.int64)
     n = rows.shape[0]

@@ -146,6 +146,7 @@ def _metadata(est):
         "n_features_in_": getattr(est, "n_features_in_", None),
         "n_samples_fit_": getattr(est, "n_samples_fit_", None),
         "n_labeled_fit_": getattr(est, "n_labeled_fit_", None),
+        "world_size_": getattr(est, "world_size_", 1),
         "inference_": getattr(est, "inference_", None),
         "multilabel_": bool(getattr(est, "multilabel_", False)),
         "feature_names_in_": (list(est.feature_names_in_) if hasattr(est, "feature_names_in_") else None),
@@ -363,7 +364,7 @@ def load_model(cls, folder, *, device="auto"):
     # a folder saved before inference="auto" existed names its mode in params
     fitted["inference_"] = (meta["inference_"] if meta.get("inference_") in INFERENCE
                             else est.inference if est.inference in INFERENCE else "head")
-    for key in ("n_samples_fit_", "n_labeled_fit_"):
+    for key in ("n_samples_fit_", "n_labeled_fit_", "world_size_"):
         if isinstance(meta.get(key), Integral) and not isinstance(meta.get(key), bool):
             fitted[key] = int(meta[key])
     names = meta.get("feature_names_in_")

@@ -45,6 +45,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from . import distributed
 from ._logging import logger
 from ._validation import labeled_mask
 from .callbacks import EarlyStopping, call_callbacks
@@ -208,12 +209,19 @@ def epoch_batches(train_rows, config: TrainingConfig, rng, hook, lengths, y):
 
 
 def training_step(forward, head, objective, hook, batch, config, device, opt, sched, scaler, params, *,
-                  mask_4d=False):
+                  mask_4d=False, dp=None, sizes=None):
     """One optimisation step on a batch that is already on the device.
 
     ``forward`` is the encoder (or its compiled form); ``mask_4d`` is passed
     to :func:`skgloss.encoder.encode`. Nothing here reads a value from the
     device (except float16's gradient scaler).
+
+    In a data-parallel fit (``dp``, a :class:`skgloss.distributed.DataParallel`)
+    the batch's tokens are this process's share of the global batch (its
+    first ``sizes[dp.rank]`` rows; ``sizes``: every process's share) while
+    ``rows``, ``labels`` and ``weights`` are the global batch's: the pooled
+    embeddings are gathered before the head and the loss, which every
+    process computes on the whole batch, and the gradients are averaged.
 
     Returns
     -------
@@ -224,6 +232,8 @@ def training_step(forward, head, objective, hook, batch, config, device, opt, sc
     """
     with autocast(device, config.precision):
         h = encode(forward, batch, config.pooling, mask_4d=mask_4d)
+        if dp is not None:
+            h = dp.gather(h[:sizes[dp.rank]].float(), sizes)
         logits = head(h)
     h = h.float()
     hook.update(batch["rows"], h)
@@ -231,6 +241,8 @@ def training_step(forward, head, objective, hook, batch, config, device, opt, sc
                        **hook.batch_extras(batch["rows"], neighbours=objective.needs_neighbours))
     terms = objective.batch_terms(ctx)
     scaler.scale(terms["loss"]).backward()
+    if dp is not None:
+        dp.average_gradients(params)
     if config.max_grad_norm is not None:
         scaler.unscale_(opt)
         torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
@@ -239,6 +251,24 @@ def training_step(forward, head, objective, hook, batch, config, device, opt, sc
     sched.step()
     opt.zero_grad(set_to_none=True)
     return terms, ({"pseudo": ctx.soft_mask.any()} if ctx.soft_mask is not None else {})
+
+
+def _shared_batches(dp, tokens, batches, device, extra):
+    """``(batch, sizes)`` of each global batch in a data-parallel fit (see :func:`training_step`).
+
+    ``batch`` holds this process's share of the tokens and the global
+    batch's ``rows`` and ``extra`` arrays; ``sizes`` every process's share.
+    A process whose share is empty (a last batch smaller than the number of
+    processes) embeds the batch's first row and drops it.
+    """
+    shares = [dp.shares(b) for b in batches]
+    local = [s[dp.rank] if len(s[dp.rank]) else np.asarray(b)[:1] for s, b in zip(shares, batches)]
+    for (_, batch), rows, share in zip(device_batches(tokens, local, device), batches, shares):
+        rows = np.asarray(rows, dtype=np.int64)
+        whole = {"rows": torch.from_numpy(rows)}
+        whole.update({name: torch.from_numpy(np.ascontiguousarray(values[rows])) for name, values in extra.items()})
+        batch.update(to_device(whole, device))
+        yield batch, [len(x) for x in share]
 
 
 def _inference_batch(config):
@@ -413,6 +443,9 @@ def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_row
         ``graph_seconds`` (refresh time).
     """
     hook = NoCorpusGraph() if hook is None else hook.attach(device)
+    dp = distributed.current()
+    if dp is not None:  # one starting point for every process
+        dp.broadcast_parameters([encoder, head])
     objective = make_objective(config)
     rng = np.random.default_rng(config.seed)
     y = np.asarray(y)
@@ -481,12 +514,14 @@ def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_row
         if not objective.needs_neighbours:  # a batch with no label and no target teaches nothing
             batches = [b for b in batches if labeled_mask(y[b]).any() or hook.has_targets(b).any()]
         sums = _TermSums()
-        bar = tqdm(device_batches(tokens, batches, device, extra=labels), total=len(batches),
-                   desc=f"epoch {epoch}/{config.max_epochs}", disable=config.verbose < 1, leave=False)
+        stream = (((batch, None) for _, batch in device_batches(tokens, batches, device, extra=labels))
+                  if dp is None else _shared_batches(dp, tokens, batches, device, labels))
+        bar = tqdm(stream, total=len(batches), desc=f"epoch {epoch}/{config.max_epochs}",
+                   disable=config.verbose < 1 or (dp is not None and not dp.is_main), leave=False)
         n_steps = 0
-        for _, batch in bar:
+        for batch, sizes in bar:
             terms, present = training_step(forward, head, objective, hook, batch, config, device, opt, sched,
-                                           scaler, params, mask_4d=mask_4d)
+                                           scaler, params, mask_4d=mask_4d, dp=dp, sizes=sizes)
             for name, value in terms.items():
                 sums.add(name, value, present.get(name))
             n_steps += 1
@@ -533,7 +568,9 @@ def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_row
         if call_callbacks(callbacks, "on_epoch_end", epoch, record):
             logger.info("a callback stopped the fit after epoch %d", epoch)
             stop = True
-        if checkpoint is not None:
+        if dp is not None:  # every process stops where rank 0 does
+            stop = dp.broadcast(stop)
+        if checkpoint is not None and (dp is None or dp.is_main):
             checkpoint(_training_state(epoch, stop, encoder, head, start_point, best_correct, **loop),
                        _selected_model(encoder, head, hook, early, start_point, best_correct, has_val, epoch,
                                        config.start_incumbent))
@@ -549,6 +586,11 @@ def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_row
         if refit is not None:
             head.load_state_dict(refit.state_dict())
     result.best_epoch = early.best_epoch
+    if dp is not None:  # every process ends with rank 0's model, whatever rounding did elsewhere
+        dp.broadcast_parameters([encoder, head])
+        if not isinstance(hook, NoCorpusGraph):
+            hook.restore(dp.broadcast(hook.snapshot()))
+        result.best_epoch, result.history = dp.broadcast((result.best_epoch, result.history))
     _warn_if_graph_term_idle(result.history, config)
     call_callbacks(callbacks, "on_fit_end", result.history)
     return result

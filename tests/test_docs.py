@@ -27,8 +27,8 @@ def html(tmp_path_factory):
 
 
 def test_docs_pages_and_api(html):
-    for page in ("index", "getting_started", "user_guide", "coming_from", "method", "cli", "examples", "benchmarks",
-                 "api"):
+    for page in ("index", "getting_started", "user_guide", "coming_from", "method", "cli", "scaling", "examples",
+                 "benchmarks", "api"):
         assert (html / f"{page}.html").is_file()
     api = (html / "api.html").read_text()
     import skgloss
