@@ -2,7 +2,7 @@
 #   make demo   - a real fine-tuning run of all-MiniLM-L6-v2 on the built-in demo set
 #   make test   - the test suite (python -m pytest)
 # Both create .venv on first use: the CPU build of torch first, then skgloss
-# with its test, offline and docs extras.
+# with its test, offline, docs and distributed extras.
 
 PYTHON ?= python3
 VENV := .venv
@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[test,offline,docs]'
+	$(PY) -m pip install -q -e '.[test,offline,docs,distributed]'
 	touch $@
 
 demo: $(VENV)/.installed

@@ -11,7 +11,8 @@ from conftest import REPO, make_texts
 
 EXAMPLES = sorted(p.name for p in (REPO / "examples").glob("*.py"))
 TESTED = {"quickstart.py", "gloss_in_pytorch_loop.py", "semi_supervised.py", "pipeline_grid_search.py",
-          "embeddings_search_clustering.py", "embedding_plots.py", "save_load_predict.py", "gloss_in_hf_trainer.py"}
+          "embeddings_search_clustering.py", "embedding_plots.py", "save_load_predict.py", "gloss_in_hf_trainer.py",
+          "dask_grid_search.py"}
 
 
 def run(*args, timeout=300):
@@ -72,6 +73,20 @@ def test_pipeline_grid_search_example(tiny_bert):
     assert {(lam, k) for lam, k, _ in candidates} == {("0.5", "None"), ("0.5", "8"), ("0.8", "None"), ("0.8", "8")}
     assert "best parameters: {'clf__lam':" in out.stdout
     assert re.search(r"held-out accuracy of the refitted pipeline: [0-9.]+", out.stdout)
+
+
+def test_dask_grid_search_example(tiny_bert):
+    """The grid search runs on a local Dask cluster; a model fitted in a worker predicts the same here and there."""
+    pytest.importorskip("distributed")
+    out = run("examples/dask_grid_search.py", "--model", tiny_bert, "--epochs", "1", "--max-length", "16",
+              "--n-train", "40", timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    candidates = re.findall(r"lam=(\S+), n_neighbors=(\S+): CV accuracy ([0-9.]+)", out.stdout)
+    assert {(lam, k) for lam, k, _ in candidates} == {("0.5", "None"), ("0.5", "8"), ("0.8", "None"), ("0.8", "8")}
+    assert all(0.0 <= float(a) <= 1.0 for *_, a in candidates)
+    assert re.search(r"held-out accuracy of the refitted model: [0-9.]+", out.stdout)
+    assert re.search(r"fitted in worker process \d+ \(this process: \d+\): True", out.stdout)
+    assert "predictions here and in a worker agree: True" in out.stdout
 
 
 def test_embeddings_search_clustering_example(tiny_bert):
