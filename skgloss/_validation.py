@@ -14,14 +14,25 @@ from sklearn.utils import check_scalar
 UNLABELED = -1
 
 
-def check_texts(X, name="X") -> list:
+def is_text_stream(X) -> bool:
+    """Whether ``X`` is an iterable of texts without a length (a generator, an open file, ...)."""
+    return (hasattr(X, "__iter__") and not hasattr(X, "__len__") and not isinstance(X, (str, bytes))
+            and not hasattr(X, "to_numpy"))
+
+
+def check_texts(X, name="X", start=0) -> list:
     """``X`` as a list of ``str``.
 
     Accepts a list, tuple, 1-D array, pandas Series/Index, or a 2-D array or
     DataFrame with exactly one column. Empty strings are valid texts.
+    ``start``: the position of ``X[0]`` in a longer input, for the messages.
     """
     if isinstance(X, (str, bytes)):
         raise TypeError(f"{name} must be a sequence of strings, not a single {type(X).__name__}")
+    if is_text_stream(X):
+        raise TypeError(f"{name} must be a sequence of strings (a list, array or Series), not a "
+                        f"{type(X).__name__}: fit reads its texts more than once (predict, predict_proba and "
+                        "transform take any iterable)")
     if hasattr(X, "to_numpy"):  # pandas
         X = X.to_numpy()
     try:
@@ -34,7 +45,7 @@ def check_texts(X, name="X") -> list:
         raise ValueError(f"{name} must be 1-D (one text per row), got an array of shape {arr.shape}")
     if arr.shape[0] == 0:
         raise ValueError(f"{name} is empty: at least one text is needed")
-    for i, t in enumerate(arr):
+    for i, t in enumerate(arr, start):
         if not isinstance(t, str):
             raise TypeError(f"{name}[{i}] is {type(t).__name__} {t!r}; every element of {name} must be a str")
         exc = unicode_error(t)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import itertools
 import json
 import warnings
 
@@ -29,6 +30,7 @@ from ._validation import (
     encode_labels,
     encode_multilabel,
     is_multilabel,
+    is_text_stream,
     is_unlabeled,
     labeled_mask,
 )
@@ -952,39 +954,60 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         tags.non_deterministic = self.random_state is None
         return tags
 
+    def _text_chunks(self, X):
+        """``X`` as lists of at most :data:`_PREDICT_CHUNK` checked texts, and the number of texts (None: unknown).
+
+        ``X`` is a sequence of texts, or any iterable of them (a generator,
+        an open file): that one is read a chunk at a time, never whole.
+        """
+        if not is_text_stream(X):
+            texts = check_texts(X)
+            return (texts[i:i + _PREDICT_CHUNK] for i in range(0, len(texts), _PREDICT_CHUNK)), len(texts)
+
+        def read():
+            stream, start = iter(X), 0
+            while chunk := list(itertools.islice(stream, _PREDICT_CHUNK)):
+                yield check_texts(chunk, start=start)
+                start += len(chunk)
+            if start == 0:
+                raise ValueError("X is empty: at least one text is needed")
+
+        return read(), None
+
     def _embedded_chunks(self, X, with_logits):
         """``(start, embeddings[, logits])`` of ``X``, :data:`_PREDICT_CHUNK` texts at a time.
 
-        Tokens exist for one chunk at a time, so memory beyond the outputs
-        stays flat however many texts there are.
+        Texts (from an iterable, read a chunk at a time) and tokens exist for
+        one chunk at a time, so memory beyond the outputs stays flat however
+        many texts there are.
         """
         check_is_fitted(self)
         self._check_text_column(X)
-        texts = check_texts(X)
+        chunks, n_texts = self._text_chunks(X)
         bar = None
         if self.verbose:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=len(texts), desc="embedding", leave=False)
+            bar = tqdm(total=n_texts, desc="embedding", leave=False)
 
         def progress(batches, total):  # one bar over every chunk, moved batch by batch
             for item in batches:
                 yield item
                 bar.update(len(item[0]))
 
-        n_cut = 0
+        n_cut, start = 0, 0
         try:
-            for start in range(0, len(texts), _PREDICT_CHUNK):
-                tokens = TokenizedTexts(self.tokenizer_, texts[start:start + _PREDICT_CHUNK], self.max_length,
-                                        long_text=self.long_text)
+            for texts in chunks:
+                tokens = TokenizedTexts(self.tokenizer_, texts, self.max_length, long_text=self.long_text)
                 n_cut += int(tokens.truncated.sum())
                 out = self._embed_rows(self.encoder_, tokens, head=self.head_ if with_logits else None,
                                        progress=progress if bar is not None else None)
                 yield (start, *out) if with_logits else (start, out)
+                start += len(texts)
         finally:
             if bar is not None:
                 bar.close()
-        warn_truncated(n_cut, len(texts), self.max_length,
+        warn_truncated(n_cut, start, self.max_length,
                        getattr(self.encoder_.config, "max_position_embeddings", None))
 
     def predict_proba(self, X):
@@ -992,7 +1015,10 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : sequence of str of shape (n_samples,)
+        X : sequence of str of shape (n_samples,), or an iterable of str
+            An iterable without a length (a generator, an open file) is read
+            8,192 texts at a time, never whole; so are :meth:`predict`,
+            :meth:`predict_log_proba` and :meth:`decision_function`.
 
         Returns
         -------
@@ -1103,12 +1129,20 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     def transform(self, X):
         """Document embeddings by the fine-tuned encoder.
 
+        Parameters
+        ----------
+        X : sequence of str of shape (n_samples,), or an iterable of str
+            An iterable without a length (a generator, an open file) is read
+            8,192 texts at a time, never whole.
+
         Returns
         -------
         embeddings : ndarray of shape (n_samples, ``n_features_out_``), float32
             The pooled encoder outputs (not normalised).
         """
         check_is_fitted(self)
+        if is_text_stream(X):  # its length is known only at its end
+            return np.concatenate([emb for _, emb in self._embedded_chunks(X, with_logits=False)])
         self._check_text_column(X)
         texts = check_texts(X)
         out = np.empty((len(texts), self.n_features_out_), dtype=np.float32)
