@@ -25,6 +25,8 @@ an interrupted sweep picks up where it stopped. ``--render`` writes
 ``benchmarks/results/sweep.md``: development accuracy, mean ± std over seeds,
 and the paired difference of every setting against the first one.
 
+``--grid baseline=ce-labeled`` fits ``loss="ce"`` on the labeled rows alone for
+up to 10 epochs, as the label-scarcity study's ``ce-labeled``;
 ``--grid baseline=lr-frozen`` scores scikit-learn's ``LogisticRegression``
 (defaults) on the frozen encoder's mean-pooled embeddings of the labeled rows
 instead of a fit; ``baseline=labelspreading-frozen`` scikit-learn's
@@ -130,7 +132,11 @@ def run_cell(dataset, setting, seed, args):
         params = {"max_length": 64, "batch_size": 32, "learning_rate": 5e-5, "validation_fraction": 0.1,
                   "loss": "gloss", "max_epochs": 2, "random_state": seed}
     params.update(setting)
-    if setting.get("baseline") in ("lr-frozen", "labelspreading-frozen"):
+    if setting.get("baseline") == "ce-labeled":  # the label-scarcity study's baseline: CE on the labeled rows alone
+        keep = [i for i, v in enumerate(y) if v != -1]
+        X, y = [X[i] for i in keep], np.asarray(y, dtype=object)[keep]
+        params = {**{k: v for k, v in params.items() if k != "baseline"}, "loss": "ce", "max_epochs": 10}
+    elif setting.get("baseline") in ("lr-frozen", "labelspreading-frozen"):
         return {**frozen_baseline(dataset, setting, seed, prof, X, y, Xd, yd, args.shots, args.unlabeled),
                 "fraction": args.fraction, "pool": args.pool}
     clf = GLossTextClassifier(prof["model"], **params)
