@@ -256,6 +256,8 @@ MARKDOWN = {
                  "`benchmarks/results/runs/few_shot/`.", None),
     "sweep": ("`python benchmarks/sweep.py` (then `--render`); development texts only, one JSON per cell in "
               "`benchmarks/results/runs/sweep/`.", None),
+    "data_parallel": ("`python benchmarks/data_parallel.py` (then `--render`); one JSON per fit in "
+                      "`benchmarks/results/runs/data_parallel/`.", None),
 }
 
 
@@ -271,6 +273,7 @@ SECTIONS = [
     ("label_scarcity", "Label scarcity"),
     ("few_shot", "Few shots"),
     ("sweep", "Settings swept on development texts"),
+    ("data_parallel", "Data-parallel fits: 2 processes against 1"),
     ("step_time", "Training-step time over cross-entropy"),
     ("fit_throughput", "Fit throughput against the Hugging Face Trainer"),
     ("fit_throughput_bf16_cpu", "bfloat16 on a CPU without bf16 instructions"),
