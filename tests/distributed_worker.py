@@ -82,6 +82,20 @@ def fits(model):
     return out
 
 
+def checkpointed(model, out):
+    """A fit that checkpoints (rank 0 writes), then the same fit resumed from its last checkpoint."""
+    import os
+
+    texts, labels = make_texts(n_per_class=16, seed=4)
+    params = dict(max_length=16, batch_size=8, max_epochs=2, device="cpu", random_state=0, validation_fraction=0.25)
+    folder = out / "ckpt"
+    first = GLossTextClassifier(model, **params).fit(texts, labels, checkpoint_dir=folder)
+    listing = sorted(p.name for p in folder.iterdir())
+    resumed = GLossTextClassifier(model, **params).fit(texts, labels, checkpoint_dir=folder, resume=True)
+    return {"listing": listing, "first": first.predict_proba(texts), "resumed": resumed.predict_proba(texts),
+            "n_iter": (first.n_iter_, resumed.n_iter_), "rank_env": os.environ["RANK"]}
+
+
 def rank_raises(model):
     """Rank 1's callback raises after its first epoch; rank 0 must not wait forever."""
     import torch.distributed as dist
@@ -116,6 +130,8 @@ def main():
         result = step_gradients(model, batch_size=int(sys.argv[4]), n_ranks=int(os.environ.get("WORLD_SIZE", 1)))
     elif scenario == "fits":
         result = fits(model)
+    elif scenario == "checkpoint":
+        result = checkpointed(model, out)
     elif scenario == "raises":
         result = rank_raises(model)
     elif scenario == "other-data":

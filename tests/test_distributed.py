@@ -74,6 +74,18 @@ def test_a_two_process_fit_ends_with_the_same_model_on_both_ranks(tiny_bert, tmp
     assert proc.stderr.count("[skgloss] epoch 1:") == 1, proc.stderr[-3000:]
 
 
+def test_rank_zero_writes_the_checkpoint_and_every_rank_resumes_from_it(tiny_bert, tmp_path):
+    proc = launch("checkpoint", tiny_bert, tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rank0, rank1 = results(tmp_path)
+    assert rank0["listing"] == rank1["listing"] and "training_state.pt" in rank0["listing"]
+    assert not [p for p in (tmp_path / "ckpt").iterdir() if p.name.endswith(".tmp")]  # no half-written file
+    for r in (rank0, rank1):
+        np.testing.assert_array_equal(r["resumed"], r["first"])  # the finished fit, taken back from its checkpoint
+    np.testing.assert_array_equal(rank0["first"], rank1["first"])
+    assert rank0["n_iter"] == rank1["n_iter"]
+
+
 def test_a_rank_that_raises_stops_the_other_with_its_error(tiny_bert, tmp_path):
     proc = launch("raises", tiny_bert, tmp_path, timeout=180)  # a hang would fail here
     assert proc.returncode != 0
