@@ -16,6 +16,15 @@ def data_home():
     return env if env else str(HERE.parent.parent / "shared" / "data")
 
 
+def write_cell(path, record):
+    """Write one run's JSON so that the file exists only once complete (a study resumes by skipping it)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=1, default=str))
+    os.replace(tmp, path)
+
+
 def write_json(name, payload):
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / name

@@ -27,7 +27,6 @@ Usage::
 import argparse
 import csv
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -38,7 +37,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _common import RESULTS, data_home, machine  # noqa: E402
+from _common import RESULTS, data_home, machine, write_cell  # noqa: E402
 
 from skgloss.bench import subset  # noqa: E402
 
@@ -128,10 +127,7 @@ def main(argv=None):
                     if path.is_file():
                         continue
                     rec = run_cell(procs, seed, paths, folder)
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    tmp = path.with_suffix(".tmp")
-                    tmp.write_text(json.dumps(rec, indent=1))
-                    os.replace(tmp, path)
+                    write_cell(path, rec)
                     print(f"{procs} process(es), seed {seed}: {rec['test_accuracy']:.4f} ({rec['fit_seconds']:.0f} s)",
                           flush=True)
     print(render().read_text())

@@ -30,7 +30,6 @@ SetFit is a benchmark-only dependency: ``pip install setfit``.
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -39,7 +38,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _common import RESULTS, data_home, machine  # noqa: E402
+from _common import RESULTS, data_home, machine, write_cell  # noqa: E402
 
 from skgloss.bench import subset  # noqa: E402
 
@@ -175,10 +174,7 @@ def main(argv=None):
                         rec = {"dataset": dataset, "shots": shots, "unlabeled": unlabeled, "method": method,
                                "seed": seed, "n_labeled": len(XL), "test_accuracy": acc, "fit_seconds": fit_s,
                                **extra, "machine": machine()}
-                        path.parent.mkdir(parents=True, exist_ok=True)
-                        tmp = path.with_suffix(".tmp")
-                        tmp.write_text(json.dumps(rec, indent=1, default=str))
-                        os.replace(tmp, path)
+                        write_cell(path, rec)
                         print(f"{dataset} {shots}-shot unl {unlabeled} {method} seed {seed}: {acc:.4f} "
                               f"({fit_s:.0f} s)", flush=True)
     print(render().read_text())

@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import subprocess
 import sys
 import time
@@ -47,7 +46,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _common import data_home  # noqa: E402
+from _common import data_home, write_cell  # noqa: E402
 
 from skgloss.bench import machine, stratified_sample, subset  # noqa: E402
 
@@ -167,13 +166,6 @@ def run_frozen(spec, fractions, seeds):
     return out
 
 
-def _write(path, record):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=1))
-    os.replace(tmp, path)  # a run's file exists only once complete
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--datasets", nargs="+", default=["mr", "r8"])
@@ -195,7 +187,7 @@ def main(argv=None):
     if args.run_one:  # child process: one fine-tuning run
         spec = json.loads(args.run_one)
         for method, record in run_fine_tuned(spec).items():
-            _write(cell_path(spec["runs_dir"], spec["dataset"], method, spec["fraction"], spec["seed"]), record)
+            write_cell(cell_path(spec["runs_dir"], spec["dataset"], method, spec["fraction"], spec["seed"]), record)
         return 0
 
     from tqdm import tqdm
@@ -211,7 +203,7 @@ def main(argv=None):
             for (method, fraction, seed), record in run_frozen({**base, "dataset": dataset}, args.fractions,
                                                                args.seeds).items():
                 if method in frozen:
-                    _write(cell_path(args.runs_dir, dataset, method, fraction, seed), record)
+                    write_cell(cell_path(args.runs_dir, dataset, method, fraction, seed), record)
     todo = [(d, m, f, s) for s in args.seeds for d in args.datasets for f in args.fractions for m in args.methods
             if m in FINE_TUNED and not done(d, m, f, s)]
     logger.info("%d fine-tuning runs to do; finished runs are kept in %s", len(todo), args.runs_dir)

@@ -46,7 +46,6 @@ Usage::
 import argparse
 import itertools
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -55,7 +54,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _common import RESULTS, data_home, machine, stratified_sample  # noqa: E402
+from _common import RESULTS, data_home, machine, stratified_sample, write_cell  # noqa: E402
 
 from skgloss.bench import PROFILES, per_dataset, subset  # noqa: E402
 
@@ -260,10 +259,7 @@ def main(argv=None):
                 if path.is_file():
                     continue
                 record = run_cell(dataset, setting, seed, args)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(".tmp")
-                tmp.write_text(json.dumps(record, indent=1))
-                os.replace(tmp, path)
+                write_cell(path, record)
                 print(f"{dataset} {setting_name(setting)} seed {seed}: dev {record['dev_accuracy']:.4f} "
                       f"(best epoch {record['best_epoch']}, start {record['start_score']}, "
                       f"{record['fit_seconds']:.0f} s)", flush=True)
