@@ -36,6 +36,7 @@ runs exactly as before, with ``world_size_ == 1``.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import datetime
 import hashlib
@@ -68,6 +69,14 @@ def launched_rank() -> int:
         return int(os.environ.get("RANK", "0"))
     except ValueError:
         return 0
+
+
+def _leave_group():
+    """At exit: leave the process group skgloss joined (if the script has not already)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def current():
@@ -164,13 +173,16 @@ class DataParallel:
 
         Joins the process group that the launcher describes (``RANK``,
         ``WORLD_SIZE``, ``MASTER_ADDR``, ``MASTER_PORT``; NCCL for CUDA
-        devices, gloo otherwise) when none exists yet, and leaves it when
-        the fit ends, so that nothing outlives the call; a group the caller
-        made is used and left as it is.
+        devices, gloo otherwise) when none exists yet; a group the caller
+        made is used as it is. A group skgloss joined stays for the rest of
+        the process and is left at its exit: the process was launched to be
+        one of the group, and leaving and joining again for the next fit
+        races against the launcher's store (a process can join the new
+        group on the old group's records while another is still joining,
+        and the two then wait for each other for ever).
         """
         import torch.distributed as dist
 
-        owned = False
         if not (dist.is_available() and dist.is_initialized()):
             if environment_world_size() <= 1:
                 yield None
@@ -180,25 +192,21 @@ class DataParallel:
                                    "torch.distributed")
             backend = "nccl" if device.type == "cuda" else "gloo"
             dist.init_process_group(backend, timeout=TIMEOUT, device_id=device if device.type == "cuda" else None)
-            owned = True
+            atexit.register(_leave_group)
+        if dist.get_world_size() <= 1:
+            yield None
+            return
+        dp = DataParallel(device)
+        _ACTIVE.append(dp)
+        quiet = logging.getLogger("skgloss")
+        old_level = quiet.level
+        if not dp.is_main:  # one process speaks; warnings still show everywhere
+            quiet.setLevel(logging.WARNING)
         try:
-            if dist.get_world_size() <= 1:
-                yield None
-                return
-            dp = DataParallel(device)
-            _ACTIVE.append(dp)
-            quiet = logging.getLogger("skgloss")
-            old_level = quiet.level
-            if not dp.is_main:  # one process speaks; warnings still show everywhere
-                quiet.setLevel(logging.WARNING)
-            try:
-                yield dp
-            finally:
-                quiet.setLevel(old_level)
-                _ACTIVE.remove(dp)
+            yield dp
         finally:
-            if owned:
-                dist.destroy_process_group()
+            quiet.setLevel(old_level)
+            _ACTIVE.remove(dp)
 
     @staticmethod
     def local_device(device):
