@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import make_texts
+from conftest import make_texts, prediction_atol
 
 import skgloss.classifier
 from skgloss import GLossTextClassifier
@@ -54,9 +54,10 @@ def test_an_iterable_of_texts_is_read_a_chunk_at_a_time(tiny_bert, monkeypatch):
             read.append(text)
             yield text
 
-    np.testing.assert_allclose(clf.predict_proba(stream()), whole_proba, atol=1e-6)
+    atol = prediction_atol(clf, floor=1e-6)  # chunks batch the texts differently: float noise off the CPU
+    np.testing.assert_allclose(clf.predict_proba(stream()), whole_proba, atol=atol)
     assert embedded == [5, 5, 5, 5, 4]
-    np.testing.assert_allclose(clf.transform(stream()), whole_emb, atol=1e-6)
+    np.testing.assert_allclose(clf.transform(stream()), whole_emb, atol=atol)
     np.testing.assert_array_equal(clf.predict(iter(Xt)), whole_pred)
     assert clf.decision_function(stream()).shape == (len(Xt),)
 
