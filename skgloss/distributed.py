@@ -84,6 +84,21 @@ def current():
     return _ACTIVE[-1] if _ACTIVE else None
 
 
+def _all_gather_rows(local, sizes, group=None):
+    """Every process's rows (``sizes[r]`` of them on rank r), in rank order; no gradient.
+
+    Collectives need one shape on every process: each pads its rows to the
+    largest share, and the padding is cut off again.
+    """
+    import torch.distributed as dist
+
+    padded = local.new_zeros((max(sizes), *local.shape[1:]))
+    padded[:local.shape[0]] = local
+    parts = [torch.empty_like(padded) for _ in sizes]
+    dist.all_gather(parts, padded, group=group)
+    return torch.cat([p[:s] for p, s in zip(parts, sizes)])
+
+
 class _GatherRows(torch.autograd.Function):
     """Concatenate every process's rows; the gradient of each row goes back to its process.
 
@@ -97,15 +112,9 @@ class _GatherRows(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, local, sizes, rank, group):
-        import torch.distributed as dist
 
-        width = max(sizes)
-        padded = local.new_zeros((width, *local.shape[1:]))
-        padded[:local.shape[0]] = local
-        parts = [torch.empty_like(padded) for _ in sizes]
-        dist.all_gather(parts, padded.contiguous(), group=group)
         ctx.start, ctx.size, ctx.world = sum(sizes[:rank]), sizes[rank], len(sizes)
-        return torch.cat([p[:s] for p, s in zip(parts, sizes)])
+        return _all_gather_rows(local, sizes, group)
 
     @staticmethod
     def backward(ctx, grad):
@@ -310,7 +319,6 @@ class DataParallel:
         ``embed`` maps an int array of rows to an array ``(len(rows), d)``
         or a tuple of such arrays; the result is in the order of ``rows``.
         """
-        import torch.distributed as dist
 
         shares = _split(rows, self.world_size)
         sizes = [len(s) for s in shares]
@@ -319,10 +327,5 @@ class DataParallel:
         gathered = []
         for arr in ((out,) if single else out):
             local = torch.from_numpy(np.ascontiguousarray(arr)).to(self.comm_device)
-            width = max(sizes)
-            padded = local.new_zeros((width, *local.shape[1:]))
-            padded[:local.shape[0]] = local
-            parts = [torch.empty_like(padded) for _ in sizes]
-            dist.all_gather(parts, padded, group=self.group)
-            gathered.append(torch.cat([p[:s] for p, s in zip(parts, sizes)]).cpu().numpy())
+            gathered.append(_all_gather_rows(local, sizes, self.group).cpu().numpy())
         return gathered[0] if single else tuple(gathered)
