@@ -150,10 +150,11 @@ def sqrt_sigma_heuristic(embeddings, *, max_samples: int = 2000, random_state=No
 # --------------------------------------------------------------------------
 
 #: Below this many rows, ``backend="auto"`` uses the exact blocked search.
-#: Measured on 2 cores at d = 384 (benchmarks/corpus_graph_speed.py): exact
-#: search took 3.1 s at n = 20,000 and grows as n²; PyNNDescent took 0.3 s,
-#: but its first call in a process adds ~25 s of numba compilation. At 30,000
-#: rows four exact refreshes cost about one compilation.
+#: Measured on 2 cores at d = 384 (benchmarks/exact_search.py,
+#: benchmarks/corpus_graph_speed.py): exact search took 1.8 s at n = 20,000
+#: and grows as n²; PyNNDescent took 0.5 s, but its first call in a process
+#: adds ~25 s of numba compilation. At 30,000 rows (about 4 s a refresh) six
+#: exact refreshes cost about one compilation, and they find every neighbour.
 EXACT_MAX_ROWS = 30_000
 
 _BLOCK_BYTES = 64 * 2**20
@@ -176,28 +177,119 @@ def _unit_rows(X, name="X"):
     return X / norms
 
 
-def _exact_search(Q, R, k, *, exclude_self=False, exclude=None):
+def _exact_search(Q, R, k, *, exclude=None):
     """k most cosine-similar rows of R for each row of Q (unit rows), in memory-bounded blocks.
 
-    With ``exclude_self`` (Q is R), a row never finds itself; with
-    ``exclude`` (an int array, one row of R per row of Q), row i of Q never
-    finds row ``exclude[i]`` of R.
+    With ``exclude`` (an int array, one row of R per row of Q), row i of Q
+    never finds row ``exclude[i]`` of R. Returns (indices, similarities),
+    each (m, k), most similar first.
     """
     m, n = Q.shape[0], R.shape[0]
     block = max(1, min(m, _BLOCK_BYTES // (4 * n)))
+    Qt, Rt = torch.from_numpy(Q), torch.from_numpy(R)
     idx = np.empty((m, k), dtype=np.int64)
     sim = np.empty((m, k), dtype=np.float32)
     for start in range(0, m, block):
         stop = min(m, start + block)
-        S = Q[start:stop] @ R.T
-        if exclude_self:
-            S[np.arange(stop - start), np.arange(start, stop)] = -np.inf
+        S = Qt[start:stop] @ Rt.T
         if exclude is not None:
-            S[np.arange(stop - start), exclude[start:stop]] = -np.inf
-        part = np.argpartition(-S, k - 1, axis=1)[:, :k]
-        idx[start:stop] = part
-        sim[start:stop] = np.take_along_axis(S, part, axis=1)
+            S[torch.arange(stop - start), torch.from_numpy(exclude[start:stop])] = -np.inf
+        values, where = torch.topk(S, k, dim=1)
+        idx[start:stop], sim[start:stop] = where.numpy(), values.numpy()
     return idx, sim
+
+
+#: Rows per block of the exact self-search (a 2,048² float32 block is 16 MiB).
+_SELF_BLOCK = 2048
+
+_SELECT_KERNELS = None
+
+
+def _selection_kernels():
+    """numba kernels that fold a block of similarities into running top-k lists (cached on disk).
+
+    Each list ``best_v[g], best_i[g]`` (k entries, unordered) takes an entry
+    of the block only when it beats the list's current minimum, so after the
+    first blocks almost every entry costs one comparison. ``rows``: each row
+    of ``S`` (document ``row0 + r``) against its list, skipping the entry
+    ``col0 + c == row0 + r``; ``columns``: each column of ``S`` (document
+    ``col0 + c``) against its list. Threads own disjoint lists, so the result
+    does not depend on their number.
+    """
+    global _SELECT_KERNELS
+    if _SELECT_KERNELS is None:
+        import numba
+
+        @numba.njit(cache=True)
+        def argmin(values):  # pragma: no cover - compiled
+            lo = 0
+            for t in range(1, values.shape[0]):
+                if values[t] < values[lo]:
+                    lo = t
+            return lo
+
+        @numba.njit(parallel=True, cache=True)
+        def rows(S, row0, col0, best_v, best_i):  # pragma: no cover - compiled
+            m, n = S.shape
+            for r in numba.prange(m):
+                g = row0 + r
+                lo = argmin(best_v[g])
+                floor = best_v[g, lo]
+                for c in range(n):
+                    if S[r, c] > floor and col0 + c != g:
+                        best_v[g, lo] = S[r, c]
+                        best_i[g, lo] = col0 + c
+                        lo = argmin(best_v[g])
+                        floor = best_v[g, lo]
+
+        @numba.njit(parallel=True, cache=True)
+        def columns(S, row0, col0, best_v, best_i):  # pragma: no cover - compiled
+            m, n = S.shape
+            span = 64
+            for part in numba.prange((n + span - 1) // span):
+                c0, c1 = part * span, min(n, part * span + span)
+                lo = np.empty(c1 - c0, dtype=np.int64)
+                floor = np.empty(c1 - c0, dtype=S.dtype)
+                for c in range(c0, c1):
+                    lo[c - c0] = argmin(best_v[col0 + c])
+                    floor[c - c0] = best_v[col0 + c, lo[c - c0]]
+                for r in range(m):
+                    for c in range(c0, c1):
+                        if S[r, c] > floor[c - c0]:
+                            g = col0 + c
+                            best_v[g, lo[c - c0]] = S[r, c]
+                            best_i[g, lo[c - c0]] = row0 + r
+                            lo[c - c0] = argmin(best_v[g])
+                            floor[c - c0] = best_v[g, lo[c - c0]]
+
+        _SELECT_KERNELS = rows, columns
+    return _SELECT_KERNELS
+
+
+def _exact_self_search(Z, k):
+    """k most cosine-similar other rows of each row of Z (unit rows), each pair's similarity computed once.
+
+    Z is cut into blocks of ``_SELF_BLOCK`` rows. For each pair of blocks
+    a ≤ c, ``S = Z_a Z_cᵀ`` is computed once and serves both sides: its rows
+    are candidates for the documents of a, its columns for those of c, each
+    folded into a running top k (:func:`_selection_kernels`). This halves the
+    matrix products of a plain blocked search, which dominate its time.
+    Returns (indices, similarities), each (n, k), most similar first.
+    """
+    n = Z.shape[0]
+    Zt = torch.from_numpy(Z)
+    best_v = np.full((n, k), -np.inf, dtype=np.float32)
+    best_i = np.full((n, k), -1, dtype=np.int64)
+    select_rows, select_columns = _selection_kernels()
+    with numba_threads():
+        for a in range(0, n, _SELF_BLOCK):
+            for c in range(a, n, _SELF_BLOCK):
+                S = (Zt[a:a + _SELF_BLOCK] @ Zt[c:c + _SELF_BLOCK].T).numpy()
+                select_rows(S, a, c, best_v, best_i)
+                if c != a:  # a diagonal block's rows already cover its columns
+                    select_columns(S, a, c, best_v, best_i)
+    order = np.argsort(-best_v, axis=1, kind="stable")
+    return np.take_along_axis(best_i, order, axis=1), np.take_along_axis(best_v, order, axis=1)
 
 
 @contextlib.contextmanager
@@ -222,22 +314,31 @@ def numba_threads(n_jobs=None):
             torch.set_num_threads(torch_before)
 
 
-def _nndescent(Z, k, random_state, n_jobs):
+def _nndescent(Z, k, random_state, n_jobs, **options):
     try:
         from pynndescent import NNDescent
     except ImportError as exc:  # pragma: no cover - a dependency
         raise ImportError("backend='pynndescent' needs the pynndescent package") from exc
     with numba_threads():  # NNDescent sets numba's thread count from n_jobs itself
         return NNDescent(Z, n_neighbors=k, metric="cosine", random_state=random_state, n_jobs=n_jobs,
-                         compressed=True)
+                         compressed=True, **options)
 
 
-def _pynndescent_neighbors(Z, k, random_state, n_jobs):
-    # NN-descent finds a longer list much more reliably than a short one: at
-    # n = 20,000, d = 384, building with 2k raised recall@10 from 0.87 to 0.99
-    # for 0.2 s more (benchmarks/corpus_graph_speed.py).
-    build_k = min(Z.shape[0] - 1, max(k + 1, 2 * k))
-    idx, dist = _nndescent(Z, build_k, random_state, n_jobs).neighbor_graph
+#: NN-descent builds lists of ``_BUILD_FACTOR · k`` neighbours and keeps the first k.
+_BUILD_FACTOR = 2
+
+
+def _pynndescent_neighbors(Z, k, random_state, n_jobs, *, build_k=None, **options):
+    """k nearest other rows of each row of Z by NN-descent: (indices, cosine similarities), nearest first.
+
+    NN-descent finds a longer list much more reliably than a short one: at
+    n = 20,000, d = 384, building with 2k raised recall@10 from 0.87 to 0.99
+    for 0.2 s more (benchmarks/corpus_graph_speed.py). ``build_k`` and
+    ``options`` (keyword arguments of ``pynndescent.NNDescent``) override the
+    defaults, for benchmarks/knn_real.py.
+    """
+    build_k = min(Z.shape[0] - 1, max(k + 1, build_k or _BUILD_FACTOR * k))
+    idx, dist = _nndescent(Z, build_k, random_state, n_jobs, **options).neighbor_graph
     # Drop each row's own entry (usually first), keeping the k nearest others in order.
     order = np.argsort(idx == np.arange(idx.shape[0])[:, None], axis=1, kind="stable")[:, :k]
     return np.take_along_axis(idx, order, axis=1), 1.0 - np.take_along_axis(dist, order, axis=1)
@@ -369,9 +470,17 @@ def knn_graph(X, n_neighbors, *, sigma=None, backend="auto", random_state=None, 
     if k == 0:
         return sparse.csr_matrix((n, n), dtype=np.float64)
     if _resolve_backend(backend, n) == "exact":
-        idx, sim = _exact_search(Z, Z, k, exclude_self=True)
+        idx, sim = _exact_self_search(Z, k)
     else:
         idx, sim = _pynndescent_neighbors(Z, k, random_state, n_jobs)
+    return _symmetric_graph(idx, sim, sigma)
+
+
+def _symmetric_graph(idx, sim, sigma=None):
+    """The graph of :func:`knn_graph` from each row's neighbour list (indices and cosine similarities, (n, k))."""
+    from scipy import sparse
+
+    n = idx.shape[0]
     rows = np.repeat(np.arange(n), idx.shape[1])
     cols = idx.ravel()
     sim = sim.ravel()

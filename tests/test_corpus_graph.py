@@ -177,3 +177,38 @@ def test_label_spreading_leaves_torch_thread_count_alone():
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("block", [3, 16, 64])
+def test_exact_search_over_many_blocks_finds_what_brute_force_finds(monkeypatch, block):
+    """The exact self-search computes each block pair once and serves rows and columns from it."""
+    import skgloss.graph as graph
+
+    X, _ = clustered(101, seed=3)
+    k = 7  # more than a block of 3 rows holds
+    Z = X / np.linalg.norm(X, axis=1, keepdims=True)
+    S = Z @ Z.T
+    np.fill_diagonal(S, -np.inf)
+    monkeypatch.setattr(graph, "_SELF_BLOCK", block)
+    idx, sim = graph._exact_self_search(Z.astype(np.float32), k)
+    for i in range(101):
+        assert set(idx[i]) == set(np.argsort(-S[i])[:k]), i
+        np.testing.assert_allclose(np.sort(sim[i]), np.sort(S[i, idx[i]]), atol=1e-5)
+    one_block = graph._exact_self_search(Z.astype(np.float32), k)
+    monkeypatch.undo()
+    np.testing.assert_array_equal(np.sort(idx, axis=1), np.sort(one_block[0], axis=1))
+
+
+def test_a_float16_bank_holds_half_the_bytes_and_gives_the_same_graph():
+    from skgloss.corpus import CorpusGraph
+
+    X, labels = clustered(120, seed=4)
+    y = np.where(np.arange(120) % 4 == 0, labels, -1)
+    full = CorpusGraph(X, y, 5, n_neighbors=6, sigma=0.5, backend="exact").refresh()
+    half = CorpusGraph(X, y, 5, n_neighbors=6, sigma=0.5, backend="exact", bank_dtype="float16").refresh()
+    assert half.bank.dtype == np.float16 and half.bank.nbytes * 2 == full.bank.nbytes
+    assert np.array_equal((half.graph != 0).toarray(), (full.graph != 0).toarray())
+    np.testing.assert_allclose(half.F, full.F, atol=1e-2)
+    # a training step's fresh embeddings are stored in float16
+    half.update(np.array([0, 5]), np.ones((2, X.shape[1]), dtype=np.float32) / 3)
+    assert half.bank.dtype == np.float16 and np.allclose(half.bank[[0, 5]], 1 / 3, atol=1e-3)
