@@ -90,10 +90,13 @@ class CorpusGraph:
         Confidence a ``-1`` row needs to become a pseudo-labeled target.
     backend, random_state
         For :func:`skgloss.graph.knn_graph`.
+    bank_dtype : {"float32", "float16"}, default="float32"
+        Float format the bank is stored in (host and device); the kNN search
+        of a refresh computes in float32 either way.
 
     Attributes
     ----------
-    bank : ndarray (n, d), float32
+    bank : ndarray (n, d), float32 or float16
         The host copy of the memory bank, current after each refresh. During
         an epoch the bank lives on the training device (:meth:`attach`) and
         :meth:`update` writes there without waiting for the device.
@@ -105,8 +108,8 @@ class CorpusGraph:
     """
 
     def __init__(self, embeddings, y, n_classes, *, n_neighbors=10, sigma=None, alpha=0.2, threshold=0.9,
-                 backend="auto", random_state=None):
-        self.bank = np.array(embeddings, dtype=np.float32, copy=True)
+                 backend="auto", random_state=None, bank_dtype="float32"):
+        self.bank = np.array(embeddings, dtype=np.dtype(bank_dtype), copy=True)
         self.y = np.asarray(y)
         self.n_classes = n_classes
         self.n_neighbors = n_neighbors
@@ -140,7 +143,7 @@ class CorpusGraph:
         step: nothing waits) or host arrays.
         """
         rows = torch.as_tensor(rows, dtype=torch.long).to(self.device)
-        values = torch.as_tensor(embeddings).detach().to(self.device, torch.float32)
+        values = torch.as_tensor(embeddings).detach().to(self.device, self._bank_device.dtype)
         self._bank_device.index_copy_(0, rows, values)
 
     def _sync_bank(self):

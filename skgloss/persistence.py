@@ -166,7 +166,7 @@ def _write_model(est, folder, data=None, title="skgloss model"):
     save_file({k: v.detach().cpu().contiguous() for k, v in est.head_.state_dict().items()}, str(folder / HEAD_FILE))
     if hasattr(est, "graph_"):
         G = est.graph_.tocsr()
-        save_numpy({"embeddings": np.ascontiguousarray(est.corpus_embeddings_, dtype=np.float32),
+        save_numpy({"embeddings": np.ascontiguousarray(est.corpus_embeddings_),
                     "label_distributions": np.ascontiguousarray(est.label_distributions_, dtype=np.float64),
                     "graph_indptr": G.indptr.astype(np.int64), "graph_indices": G.indices.astype(np.int64),
                     "graph_data": G.data.astype(np.float64)}, str(folder / CORPUS_FILE))

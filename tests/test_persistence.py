@@ -6,7 +6,7 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import make_texts
+from conftest import make_texts, prediction_atol
 
 from skgloss import GLossTextClassifier
 from skgloss.persistence import FORMAT_VERSION, ModelFolderError, check_output_folder
@@ -222,3 +222,19 @@ def test_the_resolved_inference_is_saved_and_an_older_folder_falls_back_to_its_p
     edit_config(folder, lambda m: (m.pop("inference_"), m["params"].update(inference="graph")))
     old = GLossTextClassifier.from_pretrained(folder)
     assert old.inference == "graph" and old.inference_ == "graph"
+
+
+def test_a_float16_memory_bank_is_kept_saved_and_loaded_as_float16(tiny_bert, tmp_path):
+    X, y = make_texts(10)
+    y = y.copy()
+    y[::3] = -1
+    clf = GLossTextClassifier(tiny_bert, **FAST, bank_dtype="float16").fit(X, y)
+    assert clf.corpus_embeddings_.dtype == np.float16
+    full = GLossTextClassifier(tiny_bert, **FAST).fit(X, y)
+    assert full.corpus_embeddings_.dtype == np.float32
+    np.testing.assert_allclose(clf.corpus_embeddings_, full.corpus_embeddings_, atol=2e-3, rtol=2e-3)
+    loaded = GLossTextClassifier.from_pretrained(clf.save_pretrained(tmp_path / "m"))
+    assert loaded.bank_dtype == "float16" and loaded.corpus_embeddings_.dtype == np.float16
+    np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X), atol=prediction_atol(clf, 1e-6))
+    with pytest.raises(ValueError, match="bank_dtype"):
+        GLossTextClassifier(tiny_bert, **FAST, bank_dtype="int8").fit(X, y)
