@@ -190,6 +190,49 @@ def knn_scaling(data):
     return lines
 
 
+def exact_search(data):
+    a = data["args"]
+    return [f"`knn_graph(backend=\"exact\")` on {a['n']:,} synthetic clustered vectors, d = {a['d']}, k = {a['k']}: "
+            "the symmetric blocked search (each pair's similarity computed once, numba top-k folding) against the "
+            "one-sided search it replaced (row blocks against all rows, `np.argpartition`), interleaved, "
+            f"{a['repeats']} runs each after a warm-up, {data['machine']['cpu_count']} CPU cores "
+            "(`python benchmarks/exact_search.py`):", "",
+            "| search | median (s) |", "|---|---|",
+            f"| symmetric (now) | {data['symmetric_median_s']:.2f} |",
+            f"| one-sided (before) | {data['one_sided_median_s']:.2f} |",
+            "", f"Median per-run ratio now / before: {data['median_ratio_symmetric_over_one_sided']:.2f}; "
+            f"the two graphs differ in {data['edges_differing']} of {data['edges']:,} edges."]
+
+
+def knn_real(data):
+    r0 = data["rows"]
+    lines = [f"`knn_graph` on all-MiniLM-L6-v2 embeddings (mean pooling, max_length {r0['max_length']}, "
+             f"{r0['precision']}) of the five corpora's documents and their sentences cut into windows of at most "
+             f"{r0['window_words']} words ({r0['pool_size']:,} distinct rows; seed {r0['seed']} picks "
+             f"{r0['n_rows']:,}, the first 100,000 of them the 100k set); k = 10; recall@10 of every node's "
+             f"neighbour list against exact search for {data['args']['n_queries']} sampled rows (a neighbour as "
+             "similar as the 10th true one counts); a refresh = unit rows + search + symmetric graph + label "
+             "spreading (5 classes: the source corpus, 10 % of rows labeled); each cell in a fresh process, "
+             "numba compilation paid before timing; peak memory = the process's peak resident set above what it "
+             f"held before the refresh; {data['machine']['cpu_count']} CPU cores "
+             "(`python benchmarks/knn_real.py embed`, then `measure`):", "",
+             "| rows | search | recall@10 | refresh (s) | of which search (s) | peak memory (GB) |",
+             "|---|---|---|---|---|---|"]
+    for r in data["results"]:
+        lines.append(f"| {r['n']:,} | {_knn_setting(r)} | {r['recall_ties']:.3f} | {r['refresh_s']:.1f} | "
+                     f"{r['search_s']:.1f} | {r['peak_extra_gb']:.2f} |")
+    return lines
+
+
+def _knn_setting(r):
+    if r["backend"] == "exact":
+        return "exact (symmetric blocked)"
+    extra = [f"build lists of {r['build_k']}" if "build_k" in r else "build lists of 2k = 20"]
+    if "max_candidates" in r:
+        extra.append(f"max_candidates {r['max_candidates']}")
+    return "PyNNDescent, " + ", ".join(extra)
+
+
 def memory(data):
     m = data["machine"]
     lines = [f"`skgloss predict` on generated texts, each case in a fresh process (peak RSS of that process), "
@@ -265,7 +308,8 @@ RENDERERS = {"step_time": step_time, "fit_throughput": fit_throughput, "fit_thro
              "mr_short_fit": mr_short_fit,
              "mr_semi_supervised": mr_semi_supervised,
              "corpus_graph_speed": corpus_graph_speed, "batching": batching, "predict_throughput": predict_throughput,
-             "knn_scaling": knn_scaling, "memory": memory, "resume_after_kill": resume_after_kill,
+             "knn_scaling": knn_scaling, "knn_real": knn_real, "exact_search": exact_search, "memory": memory,
+             "resume_after_kill": resume_after_kill,
              "cli_startup": cli_startup}
 
 SECTIONS = [
@@ -282,7 +326,9 @@ SECTIONS = [
     ("mr_semi_supervised", "MR with 10 % of the labels"),
     ("batching", "Graph-aware batches"),
     ("corpus_graph_speed", "Corpus-graph pieces at 20,000 rows"),
+    ("exact_search", "Exact kNN search at 20,000 rows"),
     ("knn_scaling", "kNN graph at 10k, 100k and 1M rows"),
+    ("knn_real", "kNN graph on real embeddings, 100k and 1M rows"),
     ("memory", "Memory of predict as rows and text length grow"),
     ("resume_after_kill", "Resuming after kill -9"),
     ("cli_startup", "Command-line start-up"),
