@@ -4,6 +4,8 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
+
 from skgloss.bench import machine, stratified_sample  # noqa: F401  (re-exported for the scripts)
 
 HERE = Path(__file__).resolve().parent
@@ -30,3 +32,12 @@ def write_json(name, payload):
     path = RESULTS / name
     path.write_text(json.dumps(payload, indent=2))
     return path
+
+
+def clustered(n, d, seed=0):
+    """Synthetic embeddings: n rows around 50 Gaussian centres in d dimensions (float32)."""
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(size=(50, d)).astype(np.float32)
+    X = centers[rng.integers(0, 50, n)]
+    X += 0.8 * rng.standard_normal(size=(n, d), dtype=np.float32)
+    return X

@@ -5,7 +5,7 @@ a ≤ c of ``Z Zᵀ``, every block serving its rows and its columns, top k by
 ``torch.topk``). The reference is the search it replaced: blocks of rows
 against all rows (every pair computed twice), top k by ``np.argpartition``,
 reimplemented below. Both run interleaved ``--repeats`` times on the same
-synthetic clustered vectors (the generator of corpus_graph_speed.py, seed 0)
+synthetic clustered vectors (``_common.clustered``, seed 0)
 after one warm-up each; medians and the median of per-repeat ratios are
 reported, with a check that both find the same neighbours.
 
@@ -17,17 +17,9 @@ import argparse
 import time
 
 import numpy as np
-from _common import machine, write_json
+from _common import clustered, machine, write_json
 
 from skgloss.graph import _symmetric_graph, _unit_rows, knn_graph
-
-
-def clustered(n, d, seed=0):
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(size=(50, d)).astype(np.float32)
-    X = centers[rng.integers(0, 50, n)]
-    X += 0.8 * rng.standard_normal(size=(n, d), dtype=np.float32)
-    return X
 
 
 def one_sided(X, k, block_bytes=64 * 2**20):

@@ -23,18 +23,10 @@ import argparse
 import time
 
 import numpy as np
-from _common import machine, write_json
+from _common import clustered, machine, write_json
 from sklearn.neighbors import NearestNeighbors
 
 from skgloss.graph import knn_graph
-
-
-def clustered(n, d, seed=0):
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(size=(50, d)).astype(np.float32)
-    X = centers[rng.integers(0, 50, n)]
-    X += 0.8 * rng.standard_normal(size=(n, d), dtype=np.float32)
-    return X
 
 
 def true_neighbours(X, queries, k):
