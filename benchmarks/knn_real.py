@@ -230,6 +230,8 @@ def build(args):
     t3 = time.perf_counter()
     peak_kb = _memory_kb("VmHWM")
     by_set, by_similarity = recalls(Z, truth["queries"], idx[truth["queries"]], truth["idx"], truth["sim"])
+    if setting["backend"] == "pynndescent":  # the list length NN-descent built, the library's default if not set
+        setting = {**setting, "build_k": options.get("build_k") or graph._BUILD_FACTOR * K}
     record = {"n": args.n, "setting": args.setting, **setting, "k": K, "search_s": t1 - t0, "graph_s": t2 - t1,
               "spreading_s": t3 - t2, "refresh_s": t3 - t0, "held_gb": held_kb / 2**20,
               "peak_extra_gb": (peak_kb - held_kb) / 2**20, "recall": by_set, "recall_ties": by_similarity,

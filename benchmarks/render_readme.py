@@ -225,12 +225,16 @@ def knn_real(data):
 
 
 def _knn_setting(r):
+    from skgloss.graph import _BUILD_FACTOR
+
     if r["backend"] == "exact":
         return "exact (symmetric blocked)"
-    extra = [f"build lists of {r['build_k']}" if "build_k" in r else "build lists of 2k = 20"]
+    name = f"PyNNDescent, lists of {r['build_k']}"
     if "max_candidates" in r:
-        extra.append(f"max_candidates {r['max_candidates']}")
-    return "PyNNDescent, " + ", ".join(extra)
+        name += f", max_candidates {r['max_candidates']}"
+    elif r["build_k"] == _BUILD_FACTOR * r["k"]:
+        name += " (the default)"
+    return name
 
 
 def memory(data):
