@@ -15,12 +15,12 @@ Two stages:
 ``embed``
     Embeds the 1M rows in chunks of 50,000, each saved to the cache folder
     as soon as it is done, so a stopped run resumes where it stopped (about
-    an hour and a quarter on 2 CPU cores; minutes on a GPU).
+    55 minutes alone on 2 CPU cores).
 ``measure``
-    For each size and each setting, builds the graph with
-    :func:`skgloss.graph.knn_graph` (the corpus-graph refresh of a fit) in a
-    fresh process and reports its wall time, the process's peak resident
-    memory above what it held after loading the embeddings, and recall@10
+    For each size and each setting, in a fresh process, runs a corpus-graph
+    refresh as a fit does (the steps of :func:`skgloss.graph.knn_graph`,
+    timed apart, then label spreading) and reports its wall time, the
+    process's peak resident memory above what it held before, and recall@10
     of every node's neighbour list against exact search for ``--n-queries``
     random rows (brute force in float32). Recall counts a found neighbour
     whose true cosine similarity reaches the 10th best's (less 1e-6) as
