@@ -10,13 +10,18 @@ Compared, with all-MiniLM-L6-v2 (offline package), max_length 64, batch 32:
   few passes) with early stopping on 10 % of them;
 - ``skgloss-graph``: ``loss="gloss"`` fitted on the whole pool with the corpus
   graph (label spreading refreshed every epoch, pseudo-labels for confident
-  ``-1`` rows), up to ``--pool-epochs`` epochs (default 2), scored as the
+  ``-1`` rows), up to ``--pool-epochs`` epochs (default 2) as the estimator's
+  default ``validation_fraction="auto"`` chooses them (with at most 400 labeled
+  rows: by cross-validation over them, the starting point as the incumbent;
+  ``cv_results`` in the record), scored as the
   estimator predicts by default (``inference="auto"``, which blends head and
   graph in a fit with ``-1`` rows); each record also holds the test accuracy
   of every ``inference`` of the same fit (``test_accuracy_by_inference``).
-  Cells of the earlier setting (head inference, and blended inference of the
-  same fits as ``skgloss-graph-blend``) are kept in
-  ``benchmarks/results/runs/scarcity_head_inference/``;
+  Cells of earlier settings are kept: head inference (and blended inference of
+  the same fits as ``skgloss-graph-blend``) in
+  ``benchmarks/results/runs/scarcity_head_inference/``, and blended inference
+  with 10 % of the labeled rows held out in
+  ``benchmarks/results/runs/scarcity_holdout/``;
 - ``labelspreading-frozen``: scikit-learn ``LabelSpreading`` (kNN kernel,
   k = 10, alpha = 0.2) on frozen, mean-pooled, L2-normalised MiniLM
   embeddings of the pool, predicting the test texts inductively;
@@ -55,7 +60,11 @@ RUNS = HERE / "results" / "runs" / "scarcity"
 FINE_TUNED = ("ce-labeled", "skgloss-graph")
 FROZEN = ("labelspreading-frozen", "tfidf-lr")
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-COMMON = {"max_length": 64, "batch_size": 32, "learning_rate": 5e-5, "validation_fraction": 0.1}
+COMMON = {"max_length": 64, "batch_size": 32, "learning_rate": 5e-5}
+#: ``ce-labeled`` early-stops on 10 % of its labeled rows; ``skgloss-graph`` keeps the estimator's default
+#: (``validation_fraction="auto"``: below 200 held-out rows in a fit with ``-1`` rows, cross-validation decides
+#: whether fine-tuning beats the starting point, and how many epochs).
+VALIDATION = {"ce-labeled": 0.1, "skgloss-graph": "auto"}
 
 
 def cell_path(runs_dir, dataset, method, fraction, seed):
@@ -95,10 +104,12 @@ def run_fine_tuned(spec):
 
     X, y, Xt, yt, labeled = load_split(spec)
     if spec["method"] == "ce-labeled":
-        params = {**COMMON, "loss": "ce", "max_epochs": spec["labeled_epochs"], "random_state": spec["seed"]}
+        params = {**COMMON, "loss": "ce", "max_epochs": spec["labeled_epochs"], "random_state": spec["seed"],
+                  "validation_fraction": VALIDATION["ce-labeled"]}
         X_fit, y_fit = [X[i] for i in labeled], y[labeled]
     else:
-        params = {**COMMON, "loss": "gloss", "max_epochs": spec["pool_epochs"], "random_state": spec["seed"]}
+        params = {**COMMON, "loss": "gloss", "max_epochs": spec["pool_epochs"], "random_state": spec["seed"],
+                  "validation_fraction": VALIDATION["skgloss-graph"]}
         X_fit, y_fit = X, np.full(len(y), -1, dtype=object)
         y_fit[labeled] = y[labeled]
     clf = GLossTextClassifier(spec["model"], **params)
@@ -106,7 +117,7 @@ def run_fine_tuned(spec):
     clf.fit(X_fit, y_fit)
     fit_s = time.perf_counter() - t0
     common = {"params": params, "n_labeled": len(labeled), "fit_seconds": fit_s, "best_epoch": clf.best_epoch_,
-              "n_iter": clf.n_iter_, "history": clf.history_}
+              "n_iter": clf.n_iter_, "cv_results": clf.cv_results_, "history": clf.history_}
     records = {spec["method"]: _record(spec, spec["method"], **_scores(yt, clf.predict(Xt)), **common)}
     if spec["method"] == "skgloss-graph":
         unl = y_fit == -1

@@ -16,8 +16,10 @@ development texts come from the rest (the few-shot study's protocol,
 training texts (seed 0) of which a stratified fraction F keeps its label
 (seeded per seed) and the rest is marked ``-1`` (the label-scarcity study's
 protocol, ``benchmarks/label_scarcity.py``, with development texts from
-outside the pool instead of test texts); the fit has that study's settings
-for ``skgloss-graph`` unless the setting says otherwise.
+outside the pool instead of test texts); the fit has that study's first
+settings for ``skgloss-graph`` (``validation_fraction=0.1``; its current
+setting is ``--grid validation_fraction=auto``) unless the setting says
+otherwise.
 
 A cell is (dataset, setting, seed); its file under
 ``benchmarks/results/runs/sweep/`` exists only once the cell is complete, so
@@ -127,7 +129,8 @@ def run_cell(dataset, setting, seed, args):
               "learning_rate": prof["learning_rate"], "validation_fraction": 0.1, "random_state": seed}
     if args.shots:  # few shots: the estimator's own defaults
         params = {"max_length": prof["max_length"], "random_state": seed}
-    elif args.fraction:  # label scarcity: that study's skgloss-graph settings
+    elif args.fraction:  # label scarcity: that study's first skgloss-graph settings (its current one: add
+        # --grid validation_fraction=auto)
         params = {"max_length": 64, "batch_size": 32, "learning_rate": 5e-5, "validation_fraction": 0.1,
                   "loss": "gloss", "max_epochs": 2, "random_state": seed}
     params.update(setting)

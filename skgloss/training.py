@@ -596,7 +596,7 @@ def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_row
     return result
 
 
-def start_point_wins(start_correct, best_correct, incumbent=False):
+def start_point_wins(start_correct, best_correct, incumbent=False, z=MARGIN_Z):
     """Whether the starting point replaces the best fine-tuned epoch.
 
     Parameters
@@ -616,14 +616,19 @@ def start_point_wins(start_correct, best_correct, incumbent=False):
         while the validation rows (10 % of few labels) are too few to tell
         it from a fine-tuned epoch (:doc:`user_guide`, "Semi-supervised fits
         with ``-1``").
+    z : float, default=MARGIN_Z
+        The margin of :func:`better_beyond_noise`. 0 compares raw accuracy,
+        ties going to the incumbent: what cross-validation over every
+        labeled row does in a semi-supervised fit, whose pooled out-of-fold
+        predictions are evidence enough to choose by.
     """
     if start_correct is None:
         return False
     if best_correct is None:
         return True
     if incumbent:
-        return not better_beyond_noise(best_correct, start_correct)
-    return better_beyond_noise(start_correct, best_correct)
+        return not better_beyond_noise(best_correct, start_correct, z)
+    return better_beyond_noise(start_correct, best_correct, z)
 
 
 def _selected_model(encoder, head, hook, early, start_point, best_correct, has_val, epoch, incumbent=False):

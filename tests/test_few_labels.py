@@ -46,12 +46,52 @@ def test_no_cross_validation_unless_auto(tiny_bert, setting, why):
     assert clf.n_iter_ == 3
 
 
+def _one_labeled_vehicle(n_per_class=8):
+    X, y = make_texts(n_per_class)
+    vehicles = np.flatnonzero(y == "vehicle")
+    return X, y, vehicles[1:]
+
+
 def test_a_class_with_one_labeled_row_trains_every_epoch(tiny_bert):
-    X, y = make_texts(8)
-    y = y.copy()
-    y[np.flatnonzero(y == "vehicle")[1:]] = -1  # one labeled vehicle, the rest unlabeled
-    clf = GLossTextClassifier(tiny_bert, **FEW, learning_rate=2e-3).fit(X, y)
+    X, y, others = _one_labeled_vehicle()
+    keep = np.setdiff1d(np.arange(len(X)), others)  # fully labeled, one vehicle
+    clf = GLossTextClassifier(tiny_bert, **FEW, learning_rate=2e-3).fit([X[i] for i in keep], y[keep])
     assert clf.cv_results_ is None and clf.n_iter_ == 3
+
+
+def test_a_semi_supervised_fit_with_nothing_to_validate_on_keeps_its_start(tiny_bert):
+    """With -1 rows the start (label spreading on the pre-trained encoder) is the incumbent: when neither
+    held-out rows nor folds can challenge it, no epoch is trained."""
+    X, y, others = _one_labeled_vehicle()
+    y = y.copy()
+    y[others] = -1  # one labeled vehicle, the other vehicles unlabeled
+    clf = GLossTextClassifier(tiny_bert, **FEW, learning_rate=2e-3).fit(X, y)
+    assert clf.cv_results_ is None and clf.n_iter_ == 0 and clf.inference_ == "blend"
+    pretrained = AutoModel.from_pretrained(tiny_bert).state_dict()
+    assert all(torch.equal(v, clf.encoder_.state_dict()[k].cpu()) for k, v in pretrained.items())
+    assert clf.transduction_.shape == (len(X),)
+    # an explicit validation_fraction=0 still trains every epoch
+    clf = GLossTextClassifier(tiny_bert, **FEW, learning_rate=2e-3, validation_fraction=0).fit(X, y)
+    assert clf.n_iter_ == 3
+
+
+@pytest.mark.parametrize("n_labeled, unlabeled, held_out", [
+    (400, 0, 40),      # fully labeled: 10 % when that makes 30 or more
+    (250, 0, 0),       # 25 rows: cross-validation instead
+    (400, 1600, 0),    # with -1 rows the start is the incumbent: 40 rows cannot unseat it
+    (1990, 1000, 0),   # 199 rows: still too few
+    (2000, 1000, 200),
+])
+def test_auto_holds_out_enough_rows_to_judge_the_start(n_labeled, unlabeled, held_out):
+    y = np.r_[np.arange(n_labeled) % 2, np.full(unlabeled, -1)]
+    clf = GLossTextClassifier()
+    train, val = clf._validation_split(y, seed=0)
+    assert len(val) == held_out and len(train) == len(y) - held_out
+    assert (y[val] >= 0).all()
+    folds = clf._selection_folds(y, val, seed=0)
+    assert (folds is None) == (held_out > 0)
+    if folds is not None:  # every labeled row is scored once, out of fold
+        assert np.array_equal(np.sort(np.concatenate(folds)), np.flatnonzero(y >= 0))
 
 
 def test_the_choice_survives_saving(tiny_bert, tmp_path):

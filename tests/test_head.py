@@ -172,6 +172,11 @@ def test_start_point_wins_as_challenger_or_incumbent():
     assert start_point_wins(best, best, incumbent=True)
     assert start_point_wins(best, close, incumbent=True)  # the epoch is ahead, but within noise
     assert not start_point_wins(best, clear, incumbent=True)
+    # with no margin (cross-validation over every labeled row) raw accuracy decides, ties to the incumbent
+    assert not start_point_wins(best, close, incumbent=True, z=0.0)  # 6 more right: the epoch wins
+    assert start_point_wins(close, best, incumbent=True, z=0.0)
+    assert start_point_wins(best, best, incumbent=True, z=0.0)  # a tie keeps the start
+    assert not start_point_wins(best, best, z=0.0)  # ...and the trained epoch, when the start challenges
     # a candidate that was not scored
     assert not start_point_wins(None, best, incumbent=True)
     assert start_point_wins(best, None) and start_point_wins(best, None, incumbent=True)
