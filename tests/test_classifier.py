@@ -467,9 +467,12 @@ def test_validation_split_with_rare_classes():
 
 @pytest.mark.parametrize("n_labeled, expected", [(16, 0), (290, 0), (300, 30), (1000, 100)])
 def test_auto_validation_holds_out_only_a_useful_number_of_rows(n_labeled, expected):
-    """'auto': 10 % of the labeled rows when that makes at least 30, else none; -1 rows never count."""
+    """'auto': 10 % of the labeled rows when that makes at least 30, else none; -1 rows never count.
+
+    Without the corpus graph (``graph_refresh=None``) a fit with -1 rows has no label-spreading start to
+    defend, so the fully labeled threshold applies (with it: tests/test_few_labels.py)."""
     y_idx = np.r_[np.arange(n_labeled) % 2, -np.ones(500, dtype=int)]
-    train_rows, val_rows = GLossTextClassifier()._validation_split(y_idx, seed=0)
+    train_rows, val_rows = GLossTextClassifier(graph_refresh=None)._validation_split(y_idx, seed=0)
     assert len(val_rows) == expected
     assert len(train_rows) + len(val_rows) == len(y_idx)
     assert (y_idx[val_rows] >= 0).all()
