@@ -237,8 +237,8 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         others for ``max_epochs``, every labeled row scored out of fold
         after each epoch; the best pooled epoch count wins, unless the
         start is better beyond paired noise (with ``-1`` rows: unless the
-        count beats the start beyond paired noise; ``cv_results_``; such a
-        fit costs about four fits). With a class of one labeled row, all
+        start's pooled accuracy is as high; ``cv_results_``; such a fit
+        costs about four fits). With a class of one labeled row, all
         ``max_epochs`` run, except in a fit with ``-1`` rows and the corpus
         graph, which then keeps its starting point. See :doc:`user_guide`,
         "Few labeled rows" and "Semi-supervised fits with ``-1``".
