@@ -616,7 +616,8 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                        else _MIN_AUTO_VALIDATION_ROWS)
             if np.ceil(fraction * labeled.shape[0]) < minimum:
                 logger.info("validation_fraction='auto': %d labeled rows are too few to hold out %d or more; "
-                            "training on all of them without validation", labeled.shape[0], minimum)
+                            "none held out (cross-validation chooses the number of epochs where every class has two "
+                            "or more labeled rows)", labeled.shape[0], minimum)
                 return rows, rows[:0]
         n_val = int(np.ceil(fraction * labeled.shape[0]))
         if n_val == 0:
