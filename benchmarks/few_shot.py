@@ -132,8 +132,11 @@ def render(out=RESULTS / "few_shot.md"):
     for key in keys:
         rs = [r for r in recs if (r["dataset"], r["shots"], r["unlabeled"], r["method"]) == key]
         acc = 100 * np.array([r["test_accuracy"] for r in rs])
-        diffs = [by[(*key, r["seed"])] - by[(*key[:3], "lr-frozen", r["seed"])] for r in rs
-                 if key[3] != "lr-frozen" and (*key[:3], "lr-frozen", r["seed"]) in by]
+        # the baselines ignore unlabeled texts and draw() takes the labeled rows first, so a cell with
+        # unlabeled texts is paired with the same seed's labeled-only lr-frozen
+        base = (key[0], key[1], 0, "lr-frozen")
+        diffs = [by[(*key, r["seed"])] - by[(*base, r["seed"])] for r in rs
+                 if key[3] != "lr-frozen" and (*base, r["seed"]) in by]
         paired = (f"{np.mean(diffs):+.2f} (" + ", ".join(f"{d:+.1f}" for d in diffs) + ")") if diffs else ""
         lines.append(f"| {key[0]} | {key[1]} | {key[2]} | `{key[3]}` | {acc.mean():.2f} ± {acc.std():.2f} | "
                      f"{len(rs)} | {paired} | {np.median([r['fit_seconds'] for r in rs]):.0f} |")
