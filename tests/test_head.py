@@ -103,9 +103,10 @@ def test_without_refit_the_head_is_left_to_its_gradient_steps(tiny_bert):
 def test_a_fit_that_only_hurts_ends_where_it_began(tiny_bert):
     """A learning rate that wrecks the encoder: the starting point wins validation clearly and is what ships."""
     X, y = make_texts(40)
+    # precision="fp32": these are fp32 comparisons; "auto" computes in bf16 on a CPU with native bf16 (AMX, AVX512-BF16)
     clf = GLossTextClassifier(tiny_bert, **{**FAST, "loss": "ce", "learning_rate": 5.0, "max_epochs": 2,
                                             "max_grad_norm": None, "n_iter_no_change": None,
-                                            "validation_fraction": 0.2}).fit(X, y)
+                                            "validation_fraction": 0.2, "precision": "fp32"}).fit(X, y)
     assert clf.best_epoch_ == 0
     assert clf.start_score_ >= max(h["val_score"] for h in clf.history_)
     # the shipped encoder is the pre-trained one, the head a logistic regression on its embeddings

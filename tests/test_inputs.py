@@ -262,8 +262,9 @@ def test_chunk_embeddings_are_the_mean_of_the_window_embeddings(tiny_bert):
     from skgloss.inputs import TruncationWarning
 
     X, y = make_texts(6)
+    # precision="fp32": these are fp32 comparisons; "auto" computes in bf16 on a CPU with native bf16 (AMX, AVX512-BF16)
     clf = GLossTextClassifier(tiny_bert, max_length=16, long_text="chunk", max_epochs=1, batch_size=4,
-                              validation_fraction=0, random_state=0).fit(X, y)
+                              validation_fraction=0, random_state=0, precision="fp32").fit(X, y)
     long_text = " ".join(["apple banana the car"] * 12)
     with warnings.catch_warnings():
         warnings.simplefilter("error", TruncationWarning)  # nothing is cut
