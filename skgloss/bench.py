@@ -86,6 +86,7 @@ def machine():
     import torch
 
     from . import __version__
+    from .devices import cpu_has_native_bf16
 
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).resolve().parent,
@@ -96,6 +97,8 @@ def machine():
         "skgloss": __version__, "git_commit": commit, "python": sys.version.split()[0],
         "torch": torch.__version__, "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
         "platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+        # precision="auto" computes in bfloat16 on such a CPU and in float32 elsewhere
+        "cpu_native_bf16": cpu_has_native_bf16(),
     }
 
 

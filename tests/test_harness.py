@@ -6,6 +6,7 @@ import sys
 
 import pytest
 from conftest import REPO, make_texts
+from skgloss.devices import cpu_has_native_bf16
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 import harness  # noqa: E402
@@ -38,6 +39,7 @@ def test_harness_runs_cells_once_and_renders(tiny_bert, tiny_data_home, tmp_path
     assert 0 <= rec["test_accuracy"] <= 1 and 0 <= rec["test_macro_f1"] <= 1
     assert rec["params"]["loss"] == "gloss" and rec["params"]["random_state"] == 0 and rec["seed"] == 0
     assert rec["peak_rss_mib"] > 0 and rec["seconds_per_epoch"] > 0 and rec["machine"]["skgloss"]
+    assert rec["machine"]["cpu_native_bf16"] is cpu_has_native_bf16()
     caplog.clear()
     with caplog.at_level("INFO", logger="skgloss"):
         assert harness.main(argv) == 0  # resumable: nothing left to run
