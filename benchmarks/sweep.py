@@ -36,7 +36,9 @@ instead of a fit; ``baseline=labelspreading-frozen`` scikit-learn's
 ``benchmarks/label_scarcity.py``) on the normalised frozen embeddings of every
 training row, ``-1`` rows included, predicting the development texts
 inductively. A fit with a corpus graph is also scored with each ``inference``
-(``dev_accuracy_by_inference``; model selection used the setting's own).
+(``dev_accuracy_by_inference``; model selection used the setting's own), and
+with ``inference="blend"`` at each predict-time ``blend_weight`` in
+``BLEND_WEIGHTS`` (``dev_accuracy_by_blend_weight``; ``--render`` lists them).
 
 Usage::
 
@@ -61,6 +63,8 @@ from _common import RESULTS, data_home, machine, stratified_sample, write_cell  
 from skgloss.bench import PROFILES, per_dataset, subset  # noqa: E402
 
 RUNS = RESULTS / "runs" / "sweep"
+#: Predict-time ``blend_weight`` values scored on every fit with a corpus graph.
+BLEND_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
 def parse_grid(items):
@@ -146,17 +150,24 @@ def run_cell(dataset, setting, seed, args):
     clf.fit(X, y)
     fit_s = time.perf_counter() - t0
     pred = clf.predict(Xd)
-    by_inference = {}
+    by_inference, by_blend = {}, {}
     if getattr(clf, "graph_", None) is not None:
         own = clf.inference
         for inference in ("head", "graph", "blend"):
             clf.set_params(inference=inference)
             by_inference[inference] = float(np.mean(clf.predict(Xd).astype(str) == yd.astype(str)))
-        clf.set_params(inference=own)
+        # blend_weight acts at predict time: the same fitted model, scored with each weight
+        # (model selection during the fit used the setting's own).
+        own_weight = clf.blend_weight
+        for weight in BLEND_WEIGHTS:
+            clf.set_params(inference="blend", blend_weight=weight)
+            by_blend[str(weight)] = float(np.mean(clf.predict(Xd).astype(str) == yd.astype(str)))
+        clf.set_params(inference=own, blend_weight=own_weight)
     return {"dataset": dataset, "setting": setting, "seed": seed, "params": params, "n_train": len(X),
             "shots": args.shots, "unlabeled": args.unlabeled, "fraction": args.fraction, "pool": args.pool,
             "n_dev": len(Xd), "dev_accuracy": float(np.mean(pred.astype(str) == yd.astype(str))),
-            "dev_accuracy_by_inference": by_inference, "fit_seconds": fit_s, "best_epoch": clf.best_epoch_,
+            "dev_accuracy_by_inference": by_inference,
+            "dev_accuracy_by_blend_weight": by_blend, "fit_seconds": fit_s, "best_epoch": clf.best_epoch_,
             "start_score": clf.start_score_, "n_iter": clf.n_iter_, "cv_results": getattr(clf, "cv_results_", None),
             "history": clf.history_,
             "machine": machine()}
@@ -235,6 +246,18 @@ def render(runs=RUNS, out=RESULTS / "sweep.md"):
             lines.append(f"| `{name}` | {a.mean():.2f} ± {a.std():.2f} | {len(seeds)} | {diff} | "
                          f"{np.mean(epochs) if epochs else float('nan'):.1f} | {secs:.0f} |")
         lines.append("")
+        blends = [r for r in rows if r.get("dev_accuracy_by_blend_weight")]
+        if blends:
+            lines += ["Predict-time `blend_weight` (`inference=\"blend\"`; the same fitted model, scored with "
+                      "each weight: 0 is the head alone, 1 the corpus graph alone; the fit's model selection "
+                      "used its own weight):", "",
+                      "| setting | seed | " + " | ".join(f"{w:g}" for w in BLEND_WEIGHTS) + " |",
+                      "|---|---|" + "---|" * len(BLEND_WEIGHTS)]
+            for r in sorted(blends, key=lambda r: (setting_name(r["setting"]), r["seed"])):
+                acc = r["dev_accuracy_by_blend_weight"]
+                lines.append(f"| `{setting_name(r['setting'])}` | {r['seed']} | "
+                             + " | ".join(f"{100 * acc[str(w)]:.2f}" for w in BLEND_WEIGHTS) + " |")
+            lines.append("")
     out.write_text("\n".join(lines))
     return out
 
