@@ -144,6 +144,8 @@ def run_cell(spec):
     params = {"max_length": spec["max_length"], "batch_size": spec["batch_size"], "max_epochs": spec["max_epochs"],
               "learning_rate": spec["learning_rate"], "validation_fraction": 0.1, "random_state": spec["seed"],
               **VARIANTS[spec["variant"]]}
+    if spec.get("precision"):
+        params["precision"] = spec["precision"]
     clf = GLossTextClassifier(spec["model"], **params)
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
@@ -157,6 +159,7 @@ def run_cell(spec):
         "params": params, "n_train": len(X), "n_test": len(Xt),
         "test_accuracy": float(accuracy_score(yt_arr, pred)),
         "test_macro_f1": float(f1_score(yt_arr, pred, average="macro")),
+        "precision": clf.precision_,
         "best_epoch": clf.best_epoch_, "start_score": clf.start_score_, "n_iter": clf.n_iter_, "fit_seconds": fit_s,
         "seconds_per_epoch": float(np.mean([h["seconds"] for h in clf.history_])),
         "peak_rss_mib": _peak_rss_mib(),
@@ -188,6 +191,9 @@ def build_parser(p=None):
     p.add_argument("--n-train", type=int, help="override the profile's training subset size")
     p.add_argument("--n-test", type=int, help="override the profile's test subset size")
     p.add_argument("--max-epochs", type=int)
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"],
+                   help="the estimator's precision (default: its own, 'auto'; e.g. fp32 to compare with bf16 "
+                        "on a CPU with native bf16); give such cells their own --runs-dir")
     p.add_argument("--data-home", default=None, help="benchmark data folder (default: $SKGLOSS_DATA)")
     p.add_argument("--runs-dir", default=str(RUNS), help="where cell files go (default: %(default)s)")
     p.add_argument("--no-verify", action="store_true", help="skip the data checksums")
@@ -217,7 +223,7 @@ def run(args):
     from tqdm import tqdm
 
     prof = dict(PROFILES[args.profile])
-    for key in ("model", "n_train", "n_test", "max_epochs"):
+    for key in ("model", "n_train", "n_test", "max_epochs", "precision"):
         if getattr(args, key) is not None:
             prof[key] = getattr(args, key)
     todo = [c for c in cells(args.profile, args.datasets, args.variants, args.seeds)

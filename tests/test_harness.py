@@ -40,6 +40,7 @@ def test_harness_runs_cells_once_and_renders(tiny_bert, tiny_data_home, tmp_path
     assert rec["params"]["loss"] == "gloss" and rec["params"]["random_state"] == 0 and rec["seed"] == 0
     assert rec["peak_rss_mib"] > 0 and rec["seconds_per_epoch"] > 0 and rec["machine"]["skgloss"]
     assert rec["machine"]["cpu_native_bf16"] is cpu_has_native_bf16()
+    assert rec["precision"] == ("bf16" if cpu_has_native_bf16() else "fp32")  # precision="auto" on the CPU
     caplog.clear()
     with caplog.at_level("INFO", logger="skgloss"):
         assert harness.main(argv) == 0  # resumable: nothing left to run
@@ -50,6 +51,16 @@ def test_harness_runs_cells_once_and_renders(tiny_bert, tiny_data_home, tmp_path
     text = out.read_text()
     assert "| mr |" in text and "(n=2)" in text and "`gloss`" in text
     assert "## Paired against `ce`" in text and "| mr | `gloss` |" in text
+
+
+def test_harness_precision_is_passed_and_recorded(tiny_bert, tiny_data_home, tmp_path):
+    runs = tmp_path / "runs"
+    argv = ["--profile", "cpu", "--datasets", "mr", "--variants", "ce", "--seeds", "0", "--precision", "fp32",
+            "--model", tiny_bert, "--n-train", "24", "--n-test", "10", "--max-epochs", "1",
+            "--data-home", str(tiny_data_home), "--runs-dir", str(runs), "--no-verify", "--in-process"]
+    assert harness.main(argv) == 0
+    rec = json.loads((runs / "cpu" / "mr__ce__seed0.json").read_text())
+    assert rec["params"]["precision"] == "fp32" and rec["precision"] == "fp32"
 
 
 def test_paired_verdict():
