@@ -25,7 +25,9 @@ A cell is (dataset, setting, seed); its file under
 ``benchmarks/results/runs/sweep/`` exists only once the cell is complete, so
 an interrupted sweep picks up where it stopped. ``--render`` writes
 ``benchmarks/results/sweep.md``: development accuracy, mean ± std over seeds,
-and the paired difference of every setting against the first one.
+and the paired difference of every setting against ``defaults`` (the
+estimator's defaults under the regime's protocol) where the regime has that
+row, else against the best row.
 
 ``--grid baseline=ce-labeled`` fits ``loss="ce"`` on the labeled rows alone for
 up to 10 epochs, as the label-scarcity study's ``ce-labeled``;
@@ -215,7 +217,10 @@ def render(runs=RUNS, out=RESULTS / "sweep.md"):
              "mean ± std over seeds (n = seeds). Rendered by `python benchmarks/sweep.py --render` from "
              "`benchmarks/results/runs/sweep/`. Best epoch: 0 is the starting point, nan a fit without "
              "validation. Fit seconds: median over the cells on the 2-core CPU; some cells ran beside another "
-             "job, so the seconds are indicative only.", ""]
+             "job, so the seconds are indicative only. Commit: the code each row's cells ran on (rows of "
+             "different commits are different versions of skgloss: an option such as "
+             "`refit_head=\"overwrite\"` may no longer exist). Cells whose `machine` has "
+             "`cpu_native_bf16` computed in bfloat16 (`precision=\"auto\"`), the others in float32.", ""]
     def regime(r):
         return r["dataset"], r.get("shots") or 0, r.get("unlabeled", 0), r.get("fraction") or 0
 
@@ -230,11 +235,13 @@ def render(runs=RUNS, out=RESULTS / "sweep.md"):
                 else f"{fraction:.0%} of a pool of {max(r['n_train'] for r in rows)} training texts labeled" if fraction
                 else f"{rows[0]['n_train']} training texts")
         lines += [f"## {dataset} ({what}; {rows[0]['n_dev']} development texts)", "",
-                  "| setting | dev accuracy | n | paired vs the best row (per seed) | best epoch (mean) | fit s |",
-                  "|---|---|---|---|---|---|"]
+                  "| setting | dev accuracy | n | paired vs `defaults` or else the best row (per seed) "
+                  "| best epoch (mean) | fit s | commit |",
+                  "|---|---|---|---|---|---|---|"]
         acc = {name: {s: 100 * by[name, s]["dev_accuracy"] for (n, s) in by if n == name} for name in settings}
         order = sorted(settings, key=lambda n: -np.mean(list(acc[n].values())))
-        best = order[0]
+        # paired against the current defaults where the regime has them, else against the best row
+        best = "defaults" if "defaults" in settings else order[0]
         for name in order:
             seeds = sorted(acc[name])
             a = np.array([acc[name][s] for s in seeds])
@@ -243,8 +250,9 @@ def render(runs=RUNS, out=RESULTS / "sweep.md"):
                     if name != best and paired else "")
             epochs = [by[name, s]["best_epoch"] for s in seeds if by[name, s]["best_epoch"] is not None]
             secs = np.median([by[name, s]["fit_seconds"] for s in seeds])
+            commits = sorted({by[name, s]["machine"].get("git_commit") or "?" for s in seeds})
             lines.append(f"| `{name}` | {a.mean():.2f} ± {a.std():.2f} | {len(seeds)} | {diff} | "
-                         f"{np.mean(epochs) if epochs else float('nan'):.1f} | {secs:.0f} |")
+                         f"{np.mean(epochs) if epochs else float('nan'):.1f} | {secs:.0f} | {' '.join(commits)} |")
         lines.append("")
         blends = [r for r in rows if r.get("dev_accuracy_by_blend_weight")]
         if blends:
