@@ -72,7 +72,7 @@ def draw(dataset, shots, unlabeled, seed, data):
             np.asarray([yt[i] for i in te], dtype=object))
 
 
-def fit_predict(method, XL, yL, XU, Xt, seed):
+def fit_predict(method, XL, yL, XU, Xt, seed, setfit_max_steps=300):
     if method == "lr-frozen":
         import torch
         from sklearn.linear_model import LogisticRegression
@@ -95,7 +95,7 @@ def fit_predict(method, XL, yL, XU, Xt, seed):
         model.model_body.max_seq_length = MAX_LENGTH
         # the default recipe's steps: one epoch over the oversampled pairs, batch 16; capped
         default_steps = -(-len(ContrastiveDataset(list(XL), list(yL.astype(str)), False)) // 16)
-        steps = -1 if default_steps <= ARGS.setfit_max_steps else ARGS.setfit_max_steps
+        steps = -1 if default_steps <= setfit_max_steps else setfit_max_steps
         args = TrainingArguments(max_steps=steps, seed=seed, report_to="none",
                                  show_progress_bar=False, save_strategy="no", output_dir="/tmp/setfit_ckpt")
         trainer = Trainer(model=model, args=args,
@@ -171,7 +171,7 @@ def main(argv=None):
                             continue
                         XL, yL, XU, Xt, yt = draw(dataset, shots, unlabeled, seed, ARGS.data_home)
                         t0 = time.perf_counter()
-                        pred, extra = fit_predict(method, XL, yL, XU, Xt, seed)
+                        pred, extra = fit_predict(method, XL, yL, XU, Xt, seed, ARGS.setfit_max_steps)
                         fit_s = time.perf_counter() - t0
                         acc = float(np.mean(np.asarray(pred).astype(str) == yt.astype(str)))
                         rec = {"dataset": dataset, "shots": shots, "unlabeled": unlabeled, "method": method,

@@ -37,7 +37,8 @@ instead of a fit; ``baseline=labelspreading-frozen`` scikit-learn's
 ``LabelSpreading`` (kNN kernel, k = 10, alpha = 0.2, as in
 ``benchmarks/label_scarcity.py``) on the normalised frozen embeddings of every
 training row, ``-1`` rows included, predicting the development texts
-inductively. A fit with a corpus graph is also scored with each ``inference``
+inductively; ``baseline=setfit`` SetFit's default recipe on the labeled rows, as in
+``benchmarks/few_shot.py`` (at most 300 steps). A fit with a corpus graph is also scored with each ``inference``
 (``dev_accuracy_by_inference``; model selection used the setting's own), and
 with ``inference="blend"`` at each predict-time ``blend_weight`` in
 ``BLEND_WEIGHTS`` (``dev_accuracy_by_blend_weight``; ``--render`` lists them).
@@ -144,6 +145,18 @@ def run_cell(dataset, setting, seed, args):
         keep = [i for i, v in enumerate(y) if v != -1]
         X, y = [X[i] for i in keep], np.asarray(y, dtype=object)[keep]
         params = {**{k: v for k, v in params.items() if k != "baseline"}, "loss": "ce", "max_epochs": 10}
+    elif setting.get("baseline") == "setfit":  # the few-shot study's SetFit (its default recipe, capped steps)
+        from few_shot import fit_predict
+
+        labeled = [i for i, v in enumerate(y) if v != -1]
+        t0 = time.perf_counter()
+        pred, extra = fit_predict("setfit", [X[i] for i in labeled], np.asarray(y, dtype=object)[labeled],
+                                  [], Xd, seed)
+        return {"dataset": dataset, "setting": setting, "seed": seed, "params": extra, "n_train": len(X),
+                "shots": args.shots, "unlabeled": args.unlabeled, "fraction": args.fraction, "pool": args.pool,
+                "n_dev": len(Xd), "dev_accuracy": float(np.mean(np.asarray(pred).astype(str) == yd.astype(str))),
+                "fit_seconds": time.perf_counter() - t0, "best_epoch": None, "start_score": None, "n_iter": 0,
+                "history": [], "machine": machine()}
     elif setting.get("baseline") in ("lr-frozen", "labelspreading-frozen"):
         return {**frozen_baseline(dataset, setting, seed, prof, X, y, Xd, yd, args.shots, args.unlabeled),
                 "fraction": args.fraction, "pool": args.pool}
