@@ -6,7 +6,7 @@ import sys
 
 import pytest
 from conftest import REPO, make_texts
-from skgloss.devices import cpu_has_native_bf16
+from skgloss.devices import cpu_has_native_bf16, resolve_device, resolve_precision
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 import harness  # noqa: E402
@@ -40,7 +40,7 @@ def test_harness_runs_cells_once_and_renders(tiny_bert, tiny_data_home, tmp_path
     assert rec["params"]["loss"] == "gloss" and rec["params"]["random_state"] == 0 and rec["seed"] == 0
     assert rec["peak_rss_mib"] > 0 and rec["seconds_per_epoch"] > 0 and rec["machine"]["skgloss"]
     assert rec["machine"]["cpu_native_bf16"] is cpu_has_native_bf16()
-    assert rec["precision"] == ("bf16" if cpu_has_native_bf16() else "fp32")  # precision="auto" on the CPU
+    assert rec["precision"] == resolve_precision("auto", resolve_device("auto"))  # what "auto" picks here
     caplog.clear()
     with caplog.at_level("INFO", logger="skgloss"):
         assert harness.main(argv) == 0  # resumable: nothing left to run
