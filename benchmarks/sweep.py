@@ -167,17 +167,7 @@ def run_cell(dataset, setting, seed, args):
     pred = clf.predict(Xd)
     by_inference, by_blend = {}, {}
     if getattr(clf, "graph_", None) is not None:
-        own = clf.inference
-        for inference in ("head", "graph", "blend"):
-            clf.set_params(inference=inference)
-            by_inference[inference] = float(np.mean(clf.predict(Xd).astype(str) == yd.astype(str)))
-        # blend_weight acts at predict time: the same fitted model, scored with each weight
-        # (model selection during the fit used the setting's own).
-        own_weight = clf.blend_weight
-        for weight in BLEND_WEIGHTS:
-            clf.set_params(inference="blend", blend_weight=weight)
-            by_blend[str(weight)] = float(np.mean(clf.predict(Xd).astype(str) == yd.astype(str)))
-        clf.set_params(inference=own, blend_weight=own_weight)
+        by_inference, by_blend = score_by_inference(clf, Xd, yd)
     return {"dataset": dataset, "setting": setting, "seed": seed, "params": params, "n_train": len(X),
             "shots": args.shots, "unlabeled": args.unlabeled, "fraction": args.fraction, "pool": args.pool,
             "n_dev": len(Xd), "dev_accuracy": float(np.mean(pred.astype(str) == yd.astype(str))),
@@ -186,6 +176,32 @@ def run_cell(dataset, setting, seed, args):
             "start_score": clf.start_score_, "n_iter": clf.n_iter_, "cv_results": getattr(clf, "cv_results_", None),
             "history": clf.history_,
             "machine": machine()}
+
+
+def score_by_inference(clf, Xd, yd):
+    """Development accuracy of a fit with a corpus graph under each ``inference``, and with ``"blend"`` at each
+    predict-time ``blend_weight`` in ``BLEND_WEIGHTS`` (model selection during the fit used the setting's own).
+
+    Two passes over ``Xd`` (head and graph probabilities); every blend is their combination, as ``predict`` makes it.
+    """
+    from skgloss.inference import combine_probabilities
+
+    own = clf.inference
+    try:
+        proba = {}
+        for inference in ("head", "graph"):
+            clf.set_params(inference=inference)
+            proba[inference] = clf.predict_proba(Xd)
+    finally:
+        clf.set_params(inference=own)
+    truth = np.asarray(yd).astype(str)
+
+    def accuracy(inference, weight):
+        p = combine_probabilities(proba["head"], proba["graph"], inference, weight)
+        return float(np.mean(clf.classes_[np.argmax(p, axis=1)].astype(str) == truth))
+
+    by_inference = {inference: accuracy(inference, clf.blend_weight) for inference in ("head", "graph", "blend")}
+    return by_inference, {str(w): accuracy("blend", w) for w in BLEND_WEIGHTS}
 
 
 def frozen_baseline(dataset, setting, seed, prof, X, y, Xd, yd, shots, unlabeled):
