@@ -4,6 +4,7 @@ import gzip
 import json
 import sys
 
+import numba
 import pytest
 from conftest import REPO, make_texts
 from skgloss.devices import cpu_has_native_bf16, resolve_device, resolve_precision
@@ -40,6 +41,7 @@ def test_harness_runs_cells_once_and_renders(tiny_bert, tiny_data_home, tmp_path
     assert rec["params"]["loss"] == "gloss" and rec["params"]["random_state"] == 0 and rec["seed"] == 0
     assert rec["peak_rss_mib"] > 0 and rec["seconds_per_epoch"] > 0 and rec["machine"]["skgloss"]
     assert rec["machine"]["cpu_native_bf16"] is cpu_has_native_bf16()
+    assert rec["machine"]["numba_threads"] == numba.get_num_threads()  # the corpus graph's threads, recorded
     assert rec["precision"] == resolve_precision("auto", resolve_device("auto"))  # what "auto" picks here
     caplog.clear()
     with caplog.at_level("INFO", logger="skgloss"):
