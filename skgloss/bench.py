@@ -79,19 +79,11 @@ def cell_path(runs_dir, profile, dataset, variant, seed):
     return Path(runs_dir) / profile / f"{dataset}__{variant}__seed{seed}.json"
 
 
-def _numba_threads():
-    """Threads of the corpus graph's numba kernels (kNN search, label spreading), or None without numba."""
-    try:
-        import numba
-    except ImportError:
-        return None
-    return numba.get_num_threads()
-
-
 def machine():
     """Versions, git commit and hardware facts recorded with every benchmark result."""
     import platform
 
+    import numba  # the corpus graph's kNN search and label spreading
     import torch
 
     from . import __version__
@@ -104,7 +96,7 @@ def machine():
         commit = None
     return {
         "skgloss": __version__, "git_commit": commit, "python": sys.version.split()[0],
-        "torch": torch.__version__, "torch_threads": torch.get_num_threads(), "numba_threads": _numba_threads(),
+        "torch": torch.__version__, "torch_threads": torch.get_num_threads(), "numba_threads": numba.get_num_threads(),
         "cpu_count": os.cpu_count(),
         "platform": platform.platform(), "processor": platform.processor() or platform.machine(),
         # precision="auto" computes in bfloat16 on such a CPU and in float32 elsewhere
