@@ -43,6 +43,10 @@ inductively; ``baseline=setfit`` SetFit's default recipe on the labeled rows, as
 with ``inference="blend"`` at each predict-time ``blend_weight`` in
 ``BLEND_WEIGHTS`` (``dev_accuracy_by_blend_weight``; ``--render`` lists them).
 
+``--tag T`` runs a setting again on changed library code (say, the defaults
+after a change to how they choose epochs): its files and its row carry
+``[T]``, beside the untagged row it is paired against.
+
 Usage::
 
     python benchmarks/sweep.py --datasets 20ng r8 --seeds 0 1 2 \\
@@ -87,12 +91,19 @@ def parse_grid(items):
     return [dict(combo) for combo in itertools.product(*axes)] if axes else [{}]
 
 
-def setting_name(setting):
-    return ",".join(f"{k}={json.dumps(v)}" for k, v in sorted(setting.items())) or "defaults"
+def setting_name(setting, tag=None):
+    """The row's name: the setting's parameters (``defaults`` for none), then ``[tag]`` when the cells carry one."""
+    name = ",".join(f"{k}={json.dumps(v)}" for k, v in sorted(setting.items())) or "defaults"
+    return f"{name} [{tag}]" if tag else name
+
+
+def row_name(record):
+    return setting_name(record["setting"], record.get("tag"))
 
 
 def cell_path(dataset, setting, seed, args):
-    safe = setting_name(setting).replace('"', "").replace("/", "_").replace(" ", "")
+    safe = (setting_name(setting, args.tag).replace('"', "").replace("/", "_").replace(" ", "")
+            .replace("[", "@").replace("]", ""))
     regime = (f"{args.shots}shot-unl{args.unlabeled}__" if args.shots
               else f"frac{args.fraction:g}-pool{args.pool}__" if args.fraction else "")
     return RUNS / f"{dataset}__{regime}{safe}__seed{seed}.json"
@@ -257,9 +268,9 @@ def render(runs=RUNS, out=RESULTS / "sweep.md"):
         rows = [r for r in records if regime(r) == (dataset, shots, unlabeled, fraction)]
         settings = []
         for r in rows:
-            if setting_name(r["setting"]) not in settings:
-                settings.append(setting_name(r["setting"]))
-        by = {(setting_name(r["setting"]), r["seed"]): r for r in rows}
+            if row_name(r) not in settings:
+                settings.append(row_name(r))
+        by = {(row_name(r), r["seed"]): r for r in rows}
         what = (f"{shots} labeled texts per class, {unlabeled} unlabeled" if shots
                 else f"{fraction:.0%} of a pool of {max(r['n_train'] for r in rows)} training texts labeled" if fraction
                 else f"{rows[0]['n_train']} training texts")
@@ -290,9 +301,9 @@ def render(runs=RUNS, out=RESULTS / "sweep.md"):
                       "used its own weight):", "",
                       "| setting | seed | " + " | ".join(f"{w:g}" for w in BLEND_WEIGHTS) + " |",
                       "|---|---|" + "---|" * len(BLEND_WEIGHTS)]
-            for r in sorted(blends, key=lambda r: (setting_name(r["setting"]), r["seed"])):
+            for r in sorted(blends, key=lambda r: (row_name(r), r["seed"])):
                 acc = r["dev_accuracy_by_blend_weight"]
-                lines.append(f"| `{setting_name(r['setting'])}` | {r['seed']} | "
+                lines.append(f"| `{row_name(r)}` | {r['seed']} | "
                              + " | ".join(f"{100 * acc[str(w)]:.2f}" for w in BLEND_WEIGHTS) + " |")
             lines.append("")
     out.write_text("\n".join(lines))
@@ -310,6 +321,8 @@ def main(argv=None):
     p.add_argument("--fraction", type=float, default=None, help="share of the pool labeled (label-scarcity regime)")
     p.add_argument("--pool", type=int, default=2000, help="with --fraction: training texts in the pool")
     p.add_argument("--data-home", default=data_home())
+    p.add_argument("--tag", default=None, help="label of cells whose setting ran before on other code (the defaults "
+                   "after a change to the library): their files and row carry it, the untagged row stays")
     p.add_argument("--render", action="store_true", help="only write benchmarks/results/sweep.md")
     args = p.parse_args(argv)
     if args.render:
@@ -322,6 +335,8 @@ def main(argv=None):
                 if path.is_file():
                     continue
                 record = run_cell(dataset, setting, seed, args)
+                if args.tag:
+                    record["tag"] = args.tag
                 write_cell(path, record)
                 print(f"{dataset} {setting_name(setting)} seed {seed}: dev {record['dev_accuracy']:.4f} "
                       f"(best epoch {record['best_epoch']}, start {record['start_score']}, "
