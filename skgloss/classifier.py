@@ -193,7 +193,12 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         inference runs out of memory; predictions do not depend on it
         (beyond float rounding).
     max_epochs : int >= 1, default=4
-        Upper bound on passes over the training rows.
+        Upper bound on passes over the training rows, and the length of the
+        learning-rate schedule; except that a fully labeled fit whose
+        number of epochs is chosen by cross-validation (below, under
+        ``validation_fraction``) also tries a schedule four times as long
+        when its out-of-fold accuracy is still at its best after the last
+        epoch (with tens of labeled rows an epoch is one or two steps).
     learning_rate : float > 0, default=5e-5
         Peak AdamW learning rate, for encoder and head alike. Higher than the
         paper's 1e-5, which it paired with many more epochs.
@@ -243,7 +248,10 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         after each epoch; the best pooled epoch count wins, unless the
         start is better beyond paired noise (with ``-1`` rows: unless the
         start's pooled accuracy is as high; ``cv_results_``; such a fit
-        costs about four fits). With a class of one labeled row, all
+        costs about four fits). Without ``-1`` rows, when the last epoch
+        is still the best out of fold, the folds also run ``4 * max_epochs``
+        epochs, and the schedule with the better pooled accuracy is the one
+        the fit trains on (about four fits more). With a class of one labeled row, all
         ``max_epochs`` run, except in a fit with ``-1`` rows and the corpus
         graph, which then keeps its starting point. See :doc:`user_guide`,
         "Few labeled rows" and "Semi-supervised fits with ``-1``".
@@ -370,7 +378,11 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         When ``validation_fraction="auto"`` chose the number of epochs by
         cross-validation: ``n_folds``, ``n_rows`` (labeled rows scored out
         of fold), ``start_accuracy``, ``epoch_accuracy`` (pooled, after
-        each epoch) and ``chosen_epochs``; None otherwise.
+        each epoch of ``max_epochs``), ``long_epoch_accuracy`` (the same for
+        the schedule four times as long, or None when it was not tried),
+        ``schedule_epochs`` (the length of the schedule the fit trained on)
+        and ``chosen_epochs`` (epochs of that schedule; 0: none); None
+        otherwise.
     device_ : torch.device
         Where the model lives.
     precision_ : {"fp32", "bf16", "fp16"}

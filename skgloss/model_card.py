@@ -63,8 +63,11 @@ def model_card(est, params: dict, title: str = "skgloss model") -> str:
             ("epochs run", str(est.n_iter_))]
     cv = getattr(est, "cv_results_", None)
     if cv:
-        rows.append(("epochs chosen", f"{cv['chosen_epochs']}, by {cv['n_folds']}-fold cross-validation on the "
-                                      f"{cv['n_rows']} labeled texts"))
+        schedule = cv.get("schedule_epochs")
+        rows.append(("epochs chosen", f"{cv['chosen_epochs']}"
+                                      + (f" of a {schedule}-epoch schedule" if schedule else "")
+                                      + f", by {cv['n_folds']}-fold cross-validation on the {cv['n_rows']} labeled "
+                                        "texts"))
     kept = _kept_validation(est)
     if kept is None:
         rows.append(("validation", "none (every labeled text trained; the last epoch is kept)"))

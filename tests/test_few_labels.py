@@ -34,6 +34,47 @@ def test_fine_tuning_that_hurts_out_of_fold_keeps_the_pretrained_encoder(tiny_be
     assert clf.score(X, y) >= cv["start_accuracy"] - 0.25  # the closed-form head on the frozen encoder
 
 
+def _spy_on_schedules(monkeypatch):
+    """The ``max_epochs`` schedule of every training run a fit starts (None: the estimator's own)."""
+    schedules, train = [], GLossTextClassifier._train
+
+    def spy(self, *args, max_epochs=None, **kwargs):
+        schedules.append(max_epochs)
+        return train(self, *args, max_epochs=max_epochs, **kwargs)
+
+    monkeypatch.setattr(GLossTextClassifier, "_train", spy)
+    return schedules
+
+
+def test_a_curve_still_at_its_best_after_the_last_epoch_tries_a_longer_schedule(tiny_bert, monkeypatch):
+    """One epoch is always the best so far: the folds run a schedule four times as long, and the final fit
+    trains on whichever schedule was better out of fold, stopped at its best epoch."""
+    schedules = _spy_on_schedules(monkeypatch)
+    X, y = make_texts(8)
+    clf = GLossTextClassifier(tiny_bert, **{**FEW, "max_epochs": 1}, learning_rate=2e-3).fit(X, y)
+    cv = clf.cv_results_
+    assert len(cv["epoch_accuracy"]) == 1 and len(cv["long_epoch_accuracy"]) == 4
+    assert schedules == [1, 1, 1, 4, 4, 4, cv["schedule_epochs"]]  # 3 folds, 3 folds, the final fit
+    longer_wins = max(cv["long_epoch_accuracy"]) > max(cv["epoch_accuracy"])
+    assert cv["schedule_epochs"] == (4 if longer_wins else 1)
+    curve = cv["long_epoch_accuracy"] if longer_wins else cv["epoch_accuracy"]
+    assert cv["chosen_epochs"] in (0, int(np.argmax(curve)) + 1)
+    assert clf.n_iter_ == cv["chosen_epochs"]
+
+
+def test_a_semi_supervised_fit_tries_no_longer_schedule(tiny_bert, monkeypatch):
+    """With -1 rows the start (label spreading on the pre-trained encoder) is the incumbent, and the schedule
+    stays that of max_epochs."""
+    schedules = _spy_on_schedules(monkeypatch)
+    X, y = make_texts(8)
+    y = y.copy()
+    y[::4] = -1
+    clf = GLossTextClassifier(tiny_bert, **{**FEW, "max_epochs": 1}, learning_rate=2e-3).fit(X, y)
+    cv = clf.cv_results_
+    assert cv["long_epoch_accuracy"] is None and cv["schedule_epochs"] == 1
+    assert schedules == [1, 1, 1, 1]
+
+
 @pytest.mark.parametrize("setting, why", [
     (dict(validation_fraction=0), "validation switched off: every epoch runs"),
     (dict(validation_fraction=0.25), "a fraction given: that split decides"),
@@ -99,3 +140,7 @@ def test_the_choice_survives_saving(tiny_bert, tmp_path):
     clf = GLossTextClassifier(tiny_bert, **FEW, learning_rate=2e-3).fit(X, y)
     clf.save_pretrained(tmp_path / "m")
     assert GLossTextClassifier.from_pretrained(tmp_path / "m").cv_results_ == clf.cv_results_
+    cv = clf.cv_results_
+    assert (f"| epochs chosen | {cv['chosen_epochs']} of a {cv['schedule_epochs']}-epoch schedule, by "
+            f"{cv['n_folds']}-fold cross-validation on the {cv['n_rows']} labeled texts |"
+            in (tmp_path / "m" / "README.md").read_text())
