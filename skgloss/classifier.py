@@ -266,13 +266,9 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         epoch, when it is used: ``y`` has ``-1`` rows, ``loss="kl"``,
         ``inference`` is not ``"head"`` or ``batching="graph"``. None turns it
         off.
-    alpha : float in (0, 1), default=0.5
-        α, the label-spreading clamping factor on the corpus graph: the
-        share of each row's distribution that comes from its neighbours
-        rather than from its own label. Higher than scikit-learn's
-        ``LabelSpreading`` default (0.2): on development texts with ``-1``
-        rows 0.5 was ahead of 0.2 on MR and R8 (:doc:`user_guide`,
-        "Choosing λ, k, γ and σ").
+    alpha : float in (0, 1), default=0.2
+        α, the label-spreading clamping factor on the corpus graph
+        (scikit-learn's ``LabelSpreading`` default).
     pseudo_label_threshold : float in (0, 1] or None, default=0.9
         A ``-1`` row whose propagated distribution ``F_i`` has
         ``max_c F_ic >= pseudo_label_threshold`` trains with ``F_i`` as a soft
@@ -460,7 +456,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         validation_fraction="auto",
         n_iter_no_change=2,
         graph_refresh="auto",
-        alpha=0.5,
+        alpha=0.2,
         pseudo_label_threshold=0.9,
         batching="random",
         inference="auto",
