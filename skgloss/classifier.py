@@ -64,7 +64,7 @@ _SELECTION_FOLDS = 3
 #: In a fully labeled fit whose epochs are cross-validated, a schedule this many times ``max_epochs`` long is
 #: tried as well when the pooled out-of-fold accuracy is still at its best after the last epoch: with tens of
 #: labeled rows an epoch is one or two optimizer steps (development texts, 3 seeds: MR with 32 labeled texts
-#: per class gained 2.6 points, to SetFit's level; user guide, "Few labeled rows").
+#: per class went from 67.7 to 70.1 %, SetFit's level, and R8 did not move; user guide, "Few labeled rows").
 _LONG_SCHEDULE_FACTOR = 4
 #: k of the corpus graph when ``n_neighbors=None`` (which keeps batch graphs dense).
 DEFAULT_CORPUS_NEIGHBORS = 10
