@@ -863,7 +863,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                                                  sample_weight, warm, self.max_epochs)
         accuracy = [float(np.mean(c)) for c in epochs]
         incumbent = self._start_is_incumbent(y_idx)
-        schedule, long_accuracy = self.max_epochs, None
+        schedule, long_accuracy, curve = self.max_epochs, None, accuracy
         if not incumbent and accuracy and accuracy[-1] >= max(accuracy):
             longer = self.max_epochs * _LONG_SCHEDULE_FACTOR
             logger.info("out-of-fold accuracy still at its best after epoch %d: trying %d epochs", self.max_epochs,
@@ -872,9 +872,8 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                                                       sample_weight, warm, longer)
             long_accuracy = [float(np.mean(c)) for c in long_epochs]
             if long_accuracy and max(long_accuracy) > max(accuracy):
-                schedule, epochs = longer, long_epochs
-        chosen_accuracy = accuracy if schedule == self.max_epochs else long_accuracy
-        chosen = int(np.argmax(chosen_accuracy)) + 1 if chosen_accuracy else 0
+                schedule, epochs, curve = longer, long_epochs, long_accuracy
+        chosen = int(np.argmax(curve)) + 1 if curve else 0
         # With -1 rows the start is the incumbent, but out of fold on every labeled row the better pooled
         # accuracy decides (ties keep the start): the noise margin kept the start on MR (20 % of 2,000 labels)
         # where two epochs were 2.75 points ahead out of fold (user guide, "Semi-supervised fits with -1").
@@ -883,7 +882,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             chosen = 0
         logger.info("cross-validated choice (%d folds, %d labeled rows): %d epochs of a %d-epoch schedule "
                     "(start %.4f, epochs %s)", len(folds), len(start), chosen, schedule, float(np.mean(start)),
-                    " ".join(f"{a:.4f}" for a in chosen_accuracy))
+                    " ".join(f"{a:.4f}" for a in curve))
         return {"n_folds": len(folds), "n_rows": int(len(start)), "start_accuracy": float(np.mean(start)),
                 "epoch_accuracy": accuracy, "long_epoch_accuracy": long_accuracy, "schedule_epochs": schedule,
                 "chosen_epochs": chosen}
