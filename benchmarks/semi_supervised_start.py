@@ -21,6 +21,10 @@ mean-pooled all-MiniLM-L6-v2 embeddings (max_length 64):
   alpha 0.2), the closed-form head (:func:`skgloss.head.fit_linear_head` on
   the labeled rows and the confident pseudo-labeled rows, threshold 0.9,
   each group weighing the same, as the fit's refit), and their mean;
+- ``start-head[labeled only]``, ``start-blend[labeled-only head]``: the same
+  with a head fitted on the labeled rows alone (what ``lr-frozen`` fits, with
+  the fit's solver), so that the graph's opinion enters the blend once
+  instead of twice (through the pseudo-labels and through the graph);
 - ``graph[...]``: graph inference with another corpus-graph setting (cosine
   edge weights instead of the Gaussian kernel, alpha 0.5 or 0.9, k = 5 or
   20), with the number and accuracy of the pseudo-labels it would give.
@@ -67,14 +71,15 @@ def embed(texts):
     return E / np.linalg.norm(E, axis=1, keepdims=True)
 
 
-def closed_form_head(E, codes, F, n_classes):
-    """The fit's refit head on the starting point: labeled rows + confident pseudo-labeled rows, F as targets."""
+def closed_form_head(E, codes, F, n_classes, with_pseudo=True):
+    """The fit's refit head on the starting point: labeled rows + confident pseudo-labeled rows, F as targets
+    (``with_pseudo=False``: the labeled rows alone)."""
     import torch
 
     from skgloss.head import fit_linear_head
 
     labeled = codes >= 0
-    pseudo = ~labeled & (F.max(axis=1) >= THRESHOLD)
+    pseudo = ~labeled & (F.max(axis=1) >= THRESHOLD) & with_pseudo
     rows = np.r_[np.flatnonzero(labeled), np.flatnonzero(pseudo)]
     targets = np.r_[np.eye(n_classes)[codes[labeled]], F[pseudo]]
     weights = np.r_[np.full(labeled.sum(), 1.0 / labeled.sum()), np.full(pseudo.sum(), 1.0 / max(pseudo.sum(), 1))]
@@ -139,6 +144,10 @@ def run_dataset(dataset, seeds, n_dev):
                     acc["start-head"] = float(np.mean(H.argmax(axis=1) == dev))
                     acc["start-graph"] = acc[name]
                     acc["start-blend"] = float(np.mean((0.5 * H + 0.5 * Q).argmax(axis=1) == dev))
+                    head = closed_form_head(E, codes, F, len(classes), with_pseudo=False)
+                    H = softmax(Ed @ head.weight.detach().numpy().T + head.bias.detach().numpy())
+                    acc["start-head[labeled only]"] = float(np.mean(H.argmax(axis=1) == dev))
+                    acc["start-blend[labeled-only head]"] = float(np.mean((0.5 * H + 0.5 * Q).argmax(axis=1) == dev))
             cells.append({"dataset": dataset, "fraction": fraction, "seed": seed, "n_labeled": int((~unl).sum()),
                           "dev_accuracy": acc, "pseudo_labels": pseudo})
             print(dataset, fraction, seed, {k: round(100 * v, 1) for k, v in acc.items()}, flush=True)
