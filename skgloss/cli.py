@@ -24,16 +24,19 @@ Exit status: 0 on success; 2 for a usage error (unknown command or option);
 1 for bad input (a missing file, column or key, an empty file, an invalid
 parameter value) or a failure during the work, with a one-line message on
 stderr (``--debug`` shows the traceback instead); 130 after Ctrl-C, with one
-line.
+line (see :class:`Interrupted`).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import logging
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -44,6 +47,43 @@ __all__ = ["main", "build_parser"]
 
 class UserError(Exception):
     """Bad input: reported as one line on stderr, exit status 1."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a command: one line on stderr, exit status 130.
+
+    :func:`main` raises this on SIGINT in place of Python's own
+    ``KeyboardInterrupt``. CPython remembers a plain ``KeyboardInterrupt``
+    that left an ``exec`` of source text (``dataclasses`` runs one for every
+    dataclass a module defines, and a command imports torch and transformers
+    lazily, after it has started) and ends the process by SIGINT when it
+    exits, even after the command has handled the interrupt: the exit status
+    would be 130 or "killed by SIGINT" depending on where the Ctrl-C landed.
+    It remembers only that exact class, not a subclass.
+    """
+
+
+def _raise_interrupted(signum, frame):
+    raise Interrupted
+
+
+@contextlib.contextmanager
+def _sigint_raises_interrupted():
+    """SIGINT raises :class:`Interrupted` while the block runs; the previous handler is back after it.
+
+    Only where Python's own handler is installed, in the main thread: an
+    ignored SIGINT (a background job) stays ignored, and a caller's own
+    handler is left alone.
+    """
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield
+        return
+    signal.signal(signal.SIGINT, _raise_interrupted)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 # --------------------------------------------------------------------- helpers
@@ -430,6 +470,13 @@ def main(argv=None) -> int:
     if hasattr(args, "text_column"):
         _resolve_columns(args)
     _configure_logging(args.quiet)
+    interrupts = contextlib.nullcontext() if args.debug else _sigint_raises_interrupted()
+    with interrupts:
+        return _run(args)
+
+
+def _run(args) -> int:
+    """Run the parsed command; bad input, Ctrl-C and failures become one line on stderr and an exit status."""
     try:
         return args.func(args)
     except UserError as exc:
