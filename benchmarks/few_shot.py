@@ -125,14 +125,23 @@ def class_recall(truth, pred):
             "test_class_counts": {c: int(np.sum(truth == c)) for c in classes}}
 
 
-def _paired(recs, by, key, value):
-    """Mean and per-seed differences of ``value`` against the same seed's labeled-only ``lr-frozen``."""
+def _cell(r):
+    return r["dataset"], r["shots"], r["unlabeled"], r["method"]
+
+
+def _table_row(recs, key, metric):
+    """``| cell | mean ± std | n | paired vs lr-frozen |`` of ``metric`` (a fraction) over the seeds of ``key``."""
+    by = {(*_cell(r), r["seed"]): r[metric] for r in recs if metric in r}
+    rs = [r for r in recs if _cell(r) == key]
+    values = 100 * np.array([r[metric] for r in rs])
     # the baselines ignore unlabeled texts and draw() takes the labeled rows first, so a cell with
     # unlabeled texts is paired with the same seed's labeled-only lr-frozen
     base = (key[0], key[1], 0, "lr-frozen")
-    diffs = [100 * (value(r) - by[(*base, r["seed"])]) for r in recs
+    diffs = [100 * (r[metric] - by[(*base, r["seed"])]) for r in rs
              if key[3] != "lr-frozen" and (*base, r["seed"]) in by]
-    return (f"{np.mean(diffs):+.2f} (" + ", ".join(f"{d:+.1f}" for d in diffs) + ")") if diffs else ""
+    paired = (f"{np.mean(diffs):+.2f} (" + ", ".join(f"{d:+.1f}" for d in diffs) + ")") if diffs else ""
+    return (f"| {key[0]} | {key[1]} | {key[2]} | `{key[3]}` | {values.mean():.2f} ± {values.std():.2f} | "
+            f"{len(rs)} | {paired} |")
 
 
 def render(out=RESULTS / "few_shot.md"):
@@ -146,23 +155,16 @@ def render(out=RESULTS / "few_shot.md"):
              "| dataset | labeled / class | unlabeled | method | accuracy | n | paired vs `lr-frozen` (per seed) "
              "| fit s |",
              "|---|---|---|---|---|---|---|---|"]
-    keys = sorted({(r["dataset"], r["shots"], r["unlabeled"], r["method"]) for r in recs},
-                  key=lambda k: (k[0], k[1], k[2], METHODS.index(k[3])))
-    cell = lambda r: (r["dataset"], r["shots"], r["unlabeled"], r["method"])  # noqa: E731
-    by = {(*cell(r), r["seed"]): r["test_accuracy"] for r in recs}
+    keys = sorted({_cell(r) for r in recs}, key=lambda k: (k[0], k[1], k[2], METHODS.index(k[3])))
     for key in keys:
-        rs = [r for r in recs if cell(r) == key]
-        acc = 100 * np.array([r["test_accuracy"] for r in rs])
-        paired = _paired(rs, by, key, lambda r: r["test_accuracy"])
-        lines.append(f"| {key[0]} | {key[1]} | {key[2]} | `{key[3]}` | {acc.mean():.2f} ± {acc.std():.2f} | "
-                     f"{len(rs)} | {paired} | {np.median([r['fit_seconds'] for r in rs]):.0f} |")
+        seconds = np.median([r["fit_seconds"] for r in recs if _cell(r) == key])
+        lines.append(_table_row(recs, key, "test_accuracy") + f" {seconds:.0f} |")
     # balanced accuracy, for the cells whose every file records it (the files written since it was added)
-    balanced = [k for k in keys if all("test_balanced_accuracy" in r for r in recs if cell(r) == k)]
+    balanced = [k for k in keys if all("test_balanced_accuracy" in r for r in recs if _cell(r) == k)]
     if balanced:
-        by = {(*cell(r), r["seed"]): r["test_balanced_accuracy"] for r in recs if cell(r) in balanced}
         mix = {}
         for r in recs:
-            if cell(r) in balanced:
+            if _cell(r) in balanced:
                 counts = r["test_class_counts"]
                 mix[r["dataset"]] = ", ".join(f"{c} {100 * n / sum(counts.values()):.1f} %"
                                               for c, n in sorted(counts.items(), key=lambda kv: -kv[1]))
@@ -173,12 +175,7 @@ def render(out=RESULTS / "few_shot.md"):
                   + "; ".join(f"{d}: {m}" for d, m in sorted(mix.items())) + ".", "",
                   "| dataset | labeled / class | unlabeled | method | balanced accuracy | n | "
                   "paired vs `lr-frozen` (per seed) |", "|---|---|---|---|---|---|---|"]
-        for key in balanced:
-            rs = [r for r in recs if cell(r) == key]
-            bal = 100 * np.array([r["test_balanced_accuracy"] for r in rs])
-            paired = _paired(rs, by, key, lambda r: r["test_balanced_accuracy"])
-            lines.append(f"| {key[0]} | {key[1]} | {key[2]} | `{key[3]}` | {bal.mean():.2f} ± {bal.std():.2f} | "
-                         f"{len(rs)} | {paired} |")
+        lines += [_table_row(recs, key, "test_balanced_accuracy") for key in balanced]
     out.write_text("\n".join(lines) + "\n")
     return out
 
