@@ -103,3 +103,27 @@ def test_label_scarcity_runs_every_method_once(tiny_bert, tiny_data_home, tmp_pa
     with caplog.at_level("INFO", logger="skgloss"):
         assert label_scarcity.main(argv) == 0  # resumable
     assert "0 fine-tuning runs to do" in caplog.text
+
+
+def test_few_shot_balanced_accuracy_is_recorded_and_rendered_paired(tmp_path, monkeypatch):
+    import few_shot
+
+    rec = few_shot.class_recall(["earn", "earn", "earn", "ship"], ["earn", "earn", "ship", "ship"])
+    assert rec["test_recall_by_class"] == {"earn": 2 / 3, "ship": 1.0}
+    assert rec["test_balanced_accuracy"] == (2 / 3 + 1) / 2 and rec["test_class_counts"] == {"earn": 3, "ship": 1}
+    monkeypatch.setattr(few_shot, "RUNS", tmp_path)
+    for method, seed, acc, bal in (("lr-frozen", 0, 0.9, 0.7), ("lr-frozen", 1, 0.8, 0.6),
+                                   ("skgloss", 0, 0.85, 0.8), ("skgloss", 1, 0.8, 0.75)):
+        (tmp_path / f"{method}{seed}.json").write_text(json.dumps(
+            {"dataset": "r8", "shots": 8, "unlabeled": 0, "method": method, "seed": seed, "test_accuracy": acc,
+             "test_balanced_accuracy": bal, "test_class_counts": {"earn": 3, "ship": 1}, "fit_seconds": 1.0}))
+    # a cell with a file that predates the balanced accuracy stays out of its table
+    (tmp_path / "old.json").write_text(json.dumps({"dataset": "r8", "shots": 8, "unlabeled": 1000,
+                                                   "method": "skgloss", "seed": 0, "test_accuracy": 0.9,
+                                                   "fit_seconds": 1.0}))
+    text = few_shot.render(out=tmp_path / "few_shot.md").read_text()
+    accuracy, balanced = text.split("## Balanced accuracy (%)")
+    assert "| r8 | 8 | 0 | `skgloss` | 82.50 ± 2.50 | 2 | -2.50 (-5.0, +0.0) | 1 |" in accuracy
+    assert "| r8 | 8 | 1000 | `skgloss` | 90.00 ± 0.00 | 1 | +0.00 (+0.0) | 1 |" in accuracy
+    assert "| r8 | 8 | 0 | `skgloss` | 77.50 ± 2.50 | 2 | +12.50 (+10.0, +15.0) |" in balanced
+    assert "1000" not in balanced and "r8: earn 75.0 %, ship 25.0 %" in balanced
