@@ -107,10 +107,16 @@ def _fitted_attributes(*, classes, device, precision, sigma, encoder, tokenizer,
               "n_iter_": len(history), "best_epoch_": best_epoch, "start_score_": start_score,
               "n_features_out_": int(encoder.config.hidden_size), **(about_y or {})}
     if graph is not None:
-        bank, G, F = graph
-        fitted.update(graph_=G, label_distributions_=F, transduction_=classes[F.argmax(axis=1)],
-                      corpus_embeddings_=bank)
+        fitted.update(_graph_attributes(classes, graph))
     return fitted
+
+
+def _graph_attributes(classes, graph):
+    """``graph_``, ``label_distributions_``, ``transduction_`` and ``corpus_embeddings_`` of a corpus graph's
+    ``(bank, graph, F)``."""
+    bank, G, F = graph
+    return {"graph_": G, "label_distributions_": F, "transduction_": classes[F.argmax(axis=1)],
+            "corpus_embeddings_": bank}
 
 
 def _fit_seed(random_state):
@@ -118,6 +124,14 @@ def _fit_seed(random_state):
     if random_state is None:
         return int(np.random.default_rng().integers(np.iinfo(np.int32).max))
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
+def _labeled_subset(texts, y_idx, sample_weight, folds=()):
+    """The labeled rows of a fit alone: ``(texts, y_idx, sample_weight, folds)``, the folds' row indices
+    renumbered into the subset (same rows, same order)."""
+    rows = np.flatnonzero(labeled_mask(y_idx))
+    weight = None if sample_weight is None else np.asarray(sample_weight)[rows]
+    return ([texts[i] for i in rows], y_idx[rows], weight, [np.searchsorted(rows, f) for f in folds])
 
 
 class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
@@ -789,9 +803,20 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             logger.info("a fit with -1 rows and too few labeled rows per class to validate or cross-validate: the "
                         "starting point, label spreading on the pre-trained encoder, is kept without fine-tuning")
             stop_after = 0
-        fitted, _ = self._train(texts, classes, y_idx, train_rows, val_rows, seed, device, precision,
-                                callbacks=callbacks, checkpoints=checkpoints, resume_state=resume_state,
-                                stop_after=stop_after, max_epochs=schedule, sample_weight=sample_weight, warm=warm)
+        if cv_results is not None and cv_results["unlabeled_rows_trained"] is False:
+            # the fit on the labeled rows alone won out of fold; its corpus graph still covers every row
+            sub_texts, sub_y, sub_weight, _ = _labeled_subset(texts, y_idx, sample_weight)
+            fitted, _ = self._train(sub_texts, classes, sub_y, np.arange(len(sub_texts)), np.arange(0), seed,
+                                    device, precision, callbacks=callbacks, checkpoints=checkpoints,
+                                    resume_state=resume_state, stop_after=stop_after, max_epochs=schedule,
+                                    sample_weight=sub_weight, warm=warm)
+            fitted.update(self._final_corpus_graph(fitted, texts, y_idx, seed, device, precision),
+                          n_samples_fit_=len(texts), n_labeled_fit_=len(sub_texts))
+        else:
+            fitted, _ = self._train(texts, classes, y_idx, train_rows, val_rows, seed, device, precision,
+                                    callbacks=callbacks, checkpoints=checkpoints, resume_state=resume_state,
+                                    stop_after=stop_after, max_epochs=schedule, sample_weight=sample_weight,
+                                    warm=warm)
         fitted["cv_results_"] = cv_results
         fitted["world_size_"] = 1 if dp is None else dp.world_size
         fitted.update(_input_features(X))
@@ -837,7 +862,8 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
 
     def _cross_validate_epochs(self, texts, classes, y_idx, folds, seed, device, precision, sample_weight=None,
                                warm=None):
-        """How many epochs to train, and on which schedule, when too few labeled rows can be held out.
+        """How many epochs to train, on which schedule, and (with ``-1`` rows) on which rows, when too few
+        labeled rows can be held out.
 
         Each fold's labeled rows are hidden in turn and a fit runs on the
         rest for all ``max_epochs`` (no early stopping); the rows of every
@@ -846,18 +872,54 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         the fit's inference uses it) and at the start (the same on the
         pre-trained encoder). Pooled over the folds, every labeled row has
         one out-of-fold prediction per epoch: the epoch count with the best
-        pooled accuracy is chosen, and 0 (the pre-trained encoder, no
-        fine-tuning) replaces it as :func:`skgloss.training.start_point_wins`
-        says: when the start is better beyond paired noise or, in a fit with
-        ``-1`` rows, unless the chosen count has the better pooled accuracy
-        (ties keep the start).
+        pooled accuracy is chosen (:meth:`_choose_epochs`).
 
+        In a fit with ``-1`` rows and the corpus graph, the same folds also
+        score the fit on the labeled rows alone (what the user would get by
+        dropping the ``-1`` rows: no corpus graph, head inference, its own
+        choice of epochs and schedule). It replaces the fit with the ``-1``
+        rows when its pooled out-of-fold accuracy is higher (ties keep the
+        ``-1`` rows): unlabeled rows must earn their place. On development
+        texts of MR with 8 or 32 labeled texts per class and 1,000 ``-1``
+        rows, fine-tuning with them ended below the fit without them
+        (:doc:`user_guide`, "Semi-supervised fits with ``-1``").
+        """
+        with_unlabeled = self._choose_epochs(texts, classes, y_idx, folds, seed, device, precision, sample_weight,
+                                             warm)
+        results = {"n_folds": len(folds), "n_rows": int(sum(len(f) for f in folds)), **with_unlabeled,
+                   "unlabeled_rows_trained": None, "alternative": None}
+        if not self._start_is_incumbent(y_idx):
+            return results
+        sub_texts, sub_y, sub_weight, sub_folds = _labeled_subset(texts, y_idx, sample_weight, folds)
+        alone = self._choose_epochs(sub_texts, classes, sub_y, sub_folds, seed, device, precision, sub_weight,
+                                    warm)
+        trained = alone["chosen_accuracy"] <= with_unlabeled["chosen_accuracy"]
+        logger.info("out of fold, the fit with the -1 rows %.4f, on the labeled rows alone %.4f: %s",
+                    with_unlabeled["chosen_accuracy"], alone["chosen_accuracy"],
+                    "the -1 rows train" if trained else "the -1 rows do not train (the corpus graph is built on the "
+                    "final encoder)")
+        shipped, other = (with_unlabeled, alone) if trained else (alone, with_unlabeled)
+        results.update(shipped, unlabeled_rows_trained=trained, alternative=other)
+        return results
+
+    def _choose_epochs(self, texts, classes, y_idx, folds, seed, device, precision, sample_weight, warm):
+        """The cross-validated epoch choice of one recipe (the fit on ``texts``, ``y_idx``).
+
+        The epoch count with the best pooled out-of-fold accuracy is
+        chosen, and 0 (the pre-trained encoder, no fine-tuning) replaces it
+        as :func:`skgloss.training.start_point_wins` says: when the start is
+        better beyond paired noise or, in a fit with ``-1`` rows, unless the
+        chosen count has the better pooled accuracy (ties keep the start).
         In a fit without ``-1`` rows whose pooled accuracy is still at its
         best after the last epoch, the folds also run a schedule
         :data:`_LONG_SCHEDULE_FACTOR` times as long (its own warm-up and
         decay); it replaces the first when its best pooled accuracy is
         higher, and the final fit then runs on that schedule, stopped after
         the chosen count.
+
+        Returns a dict: ``start_accuracy``, ``epoch_accuracy``,
+        ``long_epoch_accuracy``, ``schedule_epochs``, ``chosen_epochs`` and
+        ``chosen_accuracy`` (the pooled accuracy of the choice).
         """
         start, epochs = self._out_of_fold_curves(texts, classes, y_idx, folds, seed, device, precision,
                                                  sample_weight, warm, self.max_epochs)
@@ -880,12 +942,13 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         if chosen and start_point_wins(start, epochs[chosen - 1], incumbent=incumbent,
                                        z=0.0 if incumbent else MARGIN_Z):
             chosen = 0
+        chosen_accuracy = float(np.mean(start)) if chosen == 0 else curve[chosen - 1]
         logger.info("cross-validated choice (%d folds, %d labeled rows): %d epochs of a %d-epoch schedule "
                     "(start %.4f, epochs %s)", len(folds), len(start), chosen, schedule, float(np.mean(start)),
                     " ".join(f"{a:.4f}" for a in curve))
-        return {"n_folds": len(folds), "n_rows": int(len(start)), "start_accuracy": float(np.mean(start)),
-                "epoch_accuracy": accuracy, "long_epoch_accuracy": long_accuracy, "schedule_epochs": schedule,
-                "chosen_epochs": chosen}
+        return {"start_accuracy": float(np.mean(start)), "epoch_accuracy": accuracy,
+                "long_epoch_accuracy": long_accuracy, "schedule_epochs": schedule, "chosen_epochs": chosen,
+                "chosen_accuracy": chosen_accuracy}
 
     def _out_of_fold_curves(self, texts, classes, y_idx, folds, seed, device, precision, sample_weight, warm,
                             max_epochs):
@@ -982,6 +1045,19 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         return fitted(encoder=encoder, head=head, history=result.history, best_epoch=result.best_epoch,
                       start_score=result.start_score,
                       graph=None if corpus is None else (corpus.bank, corpus.graph, corpus.F)), result
+
+    def _final_corpus_graph(self, fitted, texts, y_idx, seed, device, precision):
+        """The corpus-graph attributes of a fit whose ``-1`` rows did not train: one pass of the final
+        encoder over every row of ``X``, labels spread over its kNN graph (``transduction_`` labels the
+        ``-1`` rows; ``inference="graph"`` or ``"blend"`` can search it). Also ``sigma_`` when the loss had
+        none (the corpus graph's)."""
+        tokens = TokenizedTexts(fitted["tokenizer_"], texts, self.max_length, long_text=self.long_text)
+        bank = self._embed_rows(fitted["encoder_"], tokens, device=device, precision=precision)
+        sigma = fitted["sigma_"] if fitted["sigma_"] is not None else self._choose_sigma(bank, seed)
+        corpus = CorpusGraph(bank, y_idx, len(fitted["classes_"]), n_neighbors=self._corpus_neighbors(),
+                             sigma=sigma, alpha=self.alpha, threshold=self.pseudo_label_threshold,
+                             backend=self.graph_backend, random_state=seed, bank_dtype=self.bank_dtype).refresh()
+        return {"sigma_": sigma, **_graph_attributes(fitted["classes_"], corpus.snapshot())}
 
     def _write_checkpoint(self, checkpoints, fitted, encoder, head, state, selected):
         """After an epoch: the model the fit would return now (when it changed), then the training state."""
