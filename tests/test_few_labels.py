@@ -94,7 +94,7 @@ def _fixed_choice(monkeypatch, accuracy_with_unlabeled, accuracy_alone):
     return calls
 
 
-def test_unlabeled_rows_that_lose_out_of_fold_do_not_train(tiny_bert, monkeypatch):
+def test_unlabeled_rows_that_lose_out_of_fold_do_not_train(tiny_bert, monkeypatch, tmp_path):
     """The fit on the labeled rows alone is better out of fold: the model is that fit (the same weights and
     probabilities as fitting the labeled rows without the -1 rows), and its corpus graph, built on the final
     encoder, still labels every row."""
@@ -116,16 +116,24 @@ def test_unlabeled_rows_that_lose_out_of_fold_do_not_train(tiny_bert, monkeypatc
     assert clf.sigma_ == alone.sigma_
     graph_proba = clf.set_params(inference="graph").predict_proba(X[:4])
     assert graph_proba.shape == (4, 2) and np.isfinite(graph_proba).all()
+    clf.save_pretrained(tmp_path / "m")
+    loaded = GLossTextClassifier.from_pretrained(tmp_path / "m")
+    assert loaded.cv_results_ == cv and np.array_equal(loaded.transduction_, clf.transduction_)
+    assert "on the labeled texts alone" in (tmp_path / "m" / "README.md").read_text()
 
 
-def test_unlabeled_rows_train_when_they_tie_out_of_fold(tiny_bert, monkeypatch):
-    calls = _fixed_choice(monkeypatch, 0.7, 0.7)
+@pytest.mark.parametrize("accuracy_with_unlabeled, trained", [(0.75, True), (0.7, False)])
+def test_unlabeled_rows_train_only_when_ahead_out_of_fold(tiny_bert, monkeypatch, accuracy_with_unlabeled, trained):
+    """The -1 rows must earn their place: ahead out of fold they train (blended inference), tied they do not."""
+    calls = _fixed_choice(monkeypatch, accuracy_with_unlabeled, 0.7)
     X, y = make_texts(8)
     y = y.copy()
     y[::4] = -1
     clf = GLossTextClassifier(tiny_bert, **FEW, learning_rate=2e-3).fit(X, y)
-    assert len(calls) == 2 and clf.cv_results_["unlabeled_rows_trained"] is True
-    assert clf.inference_ == "blend" and clf.cv_results_["alternative"]["chosen_accuracy"] == 0.7
+    cv = clf.cv_results_
+    assert len(calls) == 2 and cv["unlabeled_rows_trained"] is trained
+    assert clf.inference_ == ("blend" if trained else "head")
+    assert cv["alternative"]["chosen_accuracy"] == (0.7 if trained else accuracy_with_unlabeled)
 
 
 def test_a_fully_labeled_fit_has_no_alternative(tiny_bert, monkeypatch):
