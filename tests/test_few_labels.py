@@ -75,20 +75,27 @@ def test_a_semi_supervised_fit_tries_no_longer_schedule(tiny_bert, monkeypatch):
     with_unlabeled = cv if cv["unlabeled_rows_trained"] else cv["alternative"]
     alone = cv["alternative"] if cv["unlabeled_rows_trained"] else cv
     assert with_unlabeled["long_epoch_accuracy"] is None and with_unlabeled["schedule_epochs"] == 1
+    mix = np.asarray(cv["unlabeled_mix"])  # the -1 rows' class mix on the folds' first corpus graphs
+    assert mix.shape == (2,) and (mix >= 0).all() and mix.sum() == pytest.approx(1.0)
+    assert cv["unlabeled_rows_trained"] == (with_unlabeled["mix_weighted_accuracy"] > alone["mix_weighted_accuracy"])
     longer = [] if alone["long_epoch_accuracy"] is None else [4, 4, 4]
     assert schedules == [1, 1, 1] + [1, 1, 1] + longer + [cv["schedule_epochs"]]
 
 
-def _fixed_choice(monkeypatch, accuracy_with_unlabeled, accuracy_alone):
-    """Replace the out-of-fold curves by a fixed choice (one epoch) whose pooled accuracy depends on whether
-    the recipe trains -1 rows; returns the list of (n_rows, has -1 rows) of each recipe cross-validated."""
+def _fixed_choice(monkeypatch, share_with_unlabeled, share_alone):
+    """Replace the out-of-fold curves by a fixed choice (one epoch) that gets the first share of the pooled
+    rows right, a share that depends on whether the recipe trains -1 rows; returns the list of
+    (n_rows, has -1 rows) of each recipe cross-validated."""
     calls = []
 
     def choose(self, texts, classes, y_idx, folds, *args):
         unlabeled = bool((y_idx < 0).any())
         calls.append((len(texts), unlabeled))
-        return {"start_accuracy": 0.5, "epoch_accuracy": [0.6], "long_epoch_accuracy": None, "schedule_epochs": 1,
-                "chosen_epochs": 1, "chosen_accuracy": accuracy_with_unlabeled if unlabeled else accuracy_alone}
+        n = sum(len(f) for f in folds)
+        correct = np.arange(n) < round((share_with_unlabeled if unlabeled else share_alone) * n)
+        return ({"start_accuracy": 0.5, "epoch_accuracy": [0.6], "long_epoch_accuracy": None,
+                 "schedule_epochs": 1, "chosen_epochs": 1, "chosen_accuracy": float(correct.mean())},
+                correct, np.array([0.5, 0.5]) if unlabeled else None)
 
     monkeypatch.setattr(GLossTextClassifier, "_choose_epochs", choose)
     return calls
@@ -98,7 +105,7 @@ def test_unlabeled_rows_that_lose_out_of_fold_do_not_train(tiny_bert, monkeypatc
     """The fit on the labeled rows alone is better out of fold: the model is that fit (the same weights and
     probabilities as fitting the labeled rows without the -1 rows), and its corpus graph, built on the final
     encoder, still labels every row."""
-    calls = _fixed_choice(monkeypatch, 0.6, 0.7)
+    calls = _fixed_choice(monkeypatch, 0.5, 1.0)
     X, y = make_texts(8)
     y = y.copy()
     y[::4] = -1
@@ -106,8 +113,9 @@ def test_unlabeled_rows_that_lose_out_of_fold_do_not_train(tiny_bert, monkeypatc
     clf = GLossTextClassifier(tiny_bert, **FEW, learning_rate=2e-3).fit(X, y)
     assert calls == [(len(X), True), (int(labeled.sum()), False)]
     cv = clf.cv_results_
-    assert cv["unlabeled_rows_trained"] is False and cv["chosen_accuracy"] == 0.7
-    assert cv["alternative"]["chosen_accuracy"] == 0.6
+    assert cv["unlabeled_rows_trained"] is False and cv["chosen_accuracy"] == 1.0
+    assert cv["alternative"]["chosen_accuracy"] == 0.5 and cv["unlabeled_mix"] == [0.5, 0.5]
+    assert cv["mix_weighted_accuracy"] == 1.0 > cv["alternative"]["mix_weighted_accuracy"]
     assert clf.inference_ == "head" and clf.n_iter_ == 1
     assert clf.n_samples_fit_ == len(X) and clf.n_labeled_fit_ == int(labeled.sum())
     assert clf.transduction_.shape == (len(X),) and clf.graph_.shape == (len(X), len(X))
@@ -122,10 +130,10 @@ def test_unlabeled_rows_that_lose_out_of_fold_do_not_train(tiny_bert, monkeypatc
     assert "on the labeled texts alone" in (tmp_path / "m" / "README.md").read_text()
 
 
-@pytest.mark.parametrize("accuracy_with_unlabeled, trained", [(0.75, True), (0.7, False)])
-def test_unlabeled_rows_train_only_when_ahead_out_of_fold(tiny_bert, monkeypatch, accuracy_with_unlabeled, trained):
+@pytest.mark.parametrize("share_with_unlabeled, trained", [(1.0, True), (0.5, False)])
+def test_unlabeled_rows_train_only_when_ahead_out_of_fold(tiny_bert, monkeypatch, share_with_unlabeled, trained):
     """The -1 rows must earn their place: ahead out of fold they train (blended inference), tied they do not."""
-    calls = _fixed_choice(monkeypatch, accuracy_with_unlabeled, 0.7)
+    calls = _fixed_choice(monkeypatch, share_with_unlabeled, 0.5)
     X, y = make_texts(8)
     y = y.copy()
     y[::4] = -1
@@ -133,15 +141,15 @@ def test_unlabeled_rows_train_only_when_ahead_out_of_fold(tiny_bert, monkeypatch
     cv = clf.cv_results_
     assert len(calls) == 2 and cv["unlabeled_rows_trained"] is trained
     assert clf.inference_ == ("blend" if trained else "head")
-    assert cv["alternative"]["chosen_accuracy"] == (0.7 if trained else accuracy_with_unlabeled)
+    assert cv["alternative"]["chosen_accuracy"] == 0.5
 
 
 def test_a_fully_labeled_fit_has_no_alternative(tiny_bert, monkeypatch):
-    calls = _fixed_choice(monkeypatch, 0.6, 0.7)
+    calls = _fixed_choice(monkeypatch, 0.5, 1.0)
     X, y = make_texts(8)
     cv = GLossTextClassifier(tiny_bert, **FEW, learning_rate=2e-3).fit(X, y).cv_results_
     assert calls == [(len(X), False)]
-    assert cv["unlabeled_rows_trained"] is None and cv["alternative"] is None
+    assert cv["unlabeled_rows_trained"] is None and cv["alternative"] is None and cv["unlabeled_mix"] is None
 
 
 @pytest.mark.parametrize("setting, why", [
