@@ -81,9 +81,7 @@ def _kept(record):
     cv = record.get("cv_results")
     if cv:
         epochs = "/".join(f"{100 * a:.1f}" for a in cv["epoch_accuracy"])
-        alone = "; labeled rows alone, ahead of the fit with the -1 rows at " \
-            f"{100 * cv['alternative']['chosen_accuracy']:.1f}" if cv.get("unlabeled_rows_trained") is False else ""
-        return f"{cv['chosen_epochs']} (CV: {100 * cv['start_accuracy']:.1f} → {epochs}{alone})"
+        return f"{cv['chosen_epochs']} (CV: {100 * cv['start_accuracy']:.1f} → {epochs})"
     if record.get("best_epoch") is not None:
         return str(record["best_epoch"])
     return f"{record.get('n_iter')} (nothing to validate on)"

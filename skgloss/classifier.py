@@ -43,7 +43,7 @@ from .graph import NeighborIndex, sqrt_sigma_heuristic
 from .inference import INFERENCE, GraphInference, class_probabilities
 from .inputs import LONG_TEXT, TokenizedTexts, warn_truncated
 from .persistence import load_model, save_model
-from .training import BATCHING, LOSSES, MARGIN_Z, TrainingConfig, mix_weighted_accuracy, start_point_wins, train
+from .training import BATCHING, LOSSES, MARGIN_Z, TrainingConfig, start_point_wins, train
 
 __all__ = ["GLossTextClassifier"]
 
@@ -107,16 +107,10 @@ def _fitted_attributes(*, classes, device, precision, sigma, encoder, tokenizer,
               "n_iter_": len(history), "best_epoch_": best_epoch, "start_score_": start_score,
               "n_features_out_": int(encoder.config.hidden_size), **(about_y or {})}
     if graph is not None:
-        fitted.update(_graph_attributes(classes, graph))
+        bank, G, F = graph
+        fitted.update(graph_=G, label_distributions_=F, transduction_=classes[F.argmax(axis=1)],
+                      corpus_embeddings_=bank)
     return fitted
-
-
-def _graph_attributes(classes, graph):
-    """``graph_``, ``label_distributions_``, ``transduction_`` and ``corpus_embeddings_`` of a corpus graph's
-    ``(bank, graph, F)``."""
-    bank, G, F = graph
-    return {"graph_": G, "label_distributions_": F, "transduction_": classes[F.argmax(axis=1)],
-            "corpus_embeddings_": bank}
 
 
 def _fit_seed(random_state):
@@ -124,14 +118,6 @@ def _fit_seed(random_state):
     if random_state is None:
         return int(np.random.default_rng().integers(np.iinfo(np.int32).max))
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
-
-
-def _labeled_subset(texts, y_idx, sample_weight, folds=()):
-    """The labeled rows of a fit alone: ``(texts, y_idx, sample_weight, folds)``, the folds' row indices
-    renumbered into the subset (same rows, same order)."""
-    rows = np.flatnonzero(labeled_mask(y_idx))
-    weight = None if sample_weight is None else np.asarray(sample_weight)[rows]
-    return ([texts[i] for i in rows], y_idx[rows], weight, [np.searchsorted(rows, f) for f in folds])
 
 
 class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
@@ -262,10 +248,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         after each epoch; the best pooled epoch count wins, unless the
         start is better beyond paired noise (with ``-1`` rows: unless the
         start's pooled accuracy is as high; ``cv_results_``; such a fit
-        costs about four fits). With ``-1`` rows the same folds also score
-        the fit on the labeled rows alone, which replaces the fit with the
-        ``-1`` rows unless that one's pooled accuracy is higher (about three
-        fits more, on the labeled rows only). Without ``-1`` rows, when the last epoch
+        costs about four fits). Without ``-1`` rows, when the last epoch
         is still the best out of fold, the folds also run ``4 * max_epochs``
         epochs, and the schedule with the better pooled accuracy is the one
         the fit trains on (about four fits more). With a class of one labeled row, all
@@ -397,16 +380,9 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         of fold), ``start_accuracy``, ``epoch_accuracy`` (pooled, after
         each epoch of ``max_epochs``), ``long_epoch_accuracy`` (the same for
         the schedule four times as long, or None when it was not tried),
-        ``schedule_epochs`` (the length of the schedule the fit trained on),
-        ``chosen_epochs`` (epochs of that schedule; 0: none) and
-        ``chosen_accuracy`` (the pooled accuracy of that choice); in a fit
-        with ``-1`` rows and the corpus graph, these describe the recipe
-        that trained, ``unlabeled_rows_trained`` says whether it was the fit
-        with the ``-1`` rows (False: the fit on the labeled rows alone,
-        ahead out of fold; ``inference_`` is then ``"head"`` and the corpus
-        graph is built on the final encoder) and ``alternative`` holds the
-        same keys for the other recipe (both None in a fit without ``-1``
-        rows); None otherwise.
+        ``schedule_epochs`` (the length of the schedule the fit trained on)
+        and ``chosen_epochs`` (epochs of that schedule; 0: none); None
+        otherwise.
     device_ : torch.device
         Where the model lives.
     precision_ : {"fp32", "bf16", "fp16"}
@@ -813,20 +789,9 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             logger.info("a fit with -1 rows and too few labeled rows per class to validate or cross-validate: the "
                         "starting point, label spreading on the pre-trained encoder, is kept without fine-tuning")
             stop_after = 0
-        if cv_results is not None and cv_results["unlabeled_rows_trained"] is False:
-            # the fit on the labeled rows alone won out of fold; its corpus graph still covers every row
-            sub_texts, sub_y, sub_weight, _ = _labeled_subset(texts, y_idx, sample_weight)
-            fitted, _ = self._train(sub_texts, classes, sub_y, np.arange(len(sub_texts)), np.arange(0), seed,
-                                    device, precision, callbacks=callbacks, checkpoints=checkpoints,
-                                    resume_state=resume_state, stop_after=stop_after, max_epochs=schedule,
-                                    sample_weight=sub_weight, warm=warm)
-            fitted.update(self._final_corpus_graph(fitted, texts, y_idx, seed, device, precision),
-                          n_samples_fit_=len(texts), n_labeled_fit_=len(sub_texts))
-        else:
-            fitted, _ = self._train(texts, classes, y_idx, train_rows, val_rows, seed, device, precision,
-                                    callbacks=callbacks, checkpoints=checkpoints, resume_state=resume_state,
-                                    stop_after=stop_after, max_epochs=schedule, sample_weight=sample_weight,
-                                    warm=warm)
+        fitted, _ = self._train(texts, classes, y_idx, train_rows, val_rows, seed, device, precision,
+                                callbacks=callbacks, checkpoints=checkpoints, resume_state=resume_state,
+                                stop_after=stop_after, max_epochs=schedule, sample_weight=sample_weight, warm=warm)
         fitted["cv_results_"] = cv_results
         fitted["world_size_"] = 1 if dp is None else dp.world_size
         fitted.update(_input_features(X))
@@ -872,8 +837,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
 
     def _cross_validate_epochs(self, texts, classes, y_idx, folds, seed, device, precision, sample_weight=None,
                                warm=None):
-        """How many epochs to train, on which schedule, and (with ``-1`` rows) on which rows, when too few
-        labeled rows can be held out.
+        """How many epochs to train, and on which schedule, when too few labeled rows can be held out.
 
         Each fold's labeled rows are hidden in turn and a fit runs on the
         rest for all ``max_epochs`` (no early stopping); the rows of every
@@ -882,68 +846,20 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         the fit's inference uses it) and at the start (the same on the
         pre-trained encoder). Pooled over the folds, every labeled row has
         one out-of-fold prediction per epoch: the epoch count with the best
-        pooled accuracy is chosen (:meth:`_choose_epochs`).
+        pooled accuracy is chosen, and 0 (the pre-trained encoder, no
+        fine-tuning) replaces it as :func:`skgloss.training.start_point_wins`
+        says: when the start is better beyond paired noise or, in a fit with
+        ``-1`` rows, unless the chosen count has the better pooled accuracy
+        (ties keep the start).
 
-        In a fit with ``-1`` rows and the corpus graph, the same folds also
-        score the fit on the labeled rows alone (what the user would get by
-        dropping the ``-1`` rows: no corpus graph, head inference, its own
-        choice of epochs and schedule). The ``-1`` rows train only when the
-        fit with them has the higher pooled out-of-fold accuracy (ties go to
-        the labeled rows alone): unlabeled rows must earn their place. On development
-        texts of MR with 8 or 32 labeled texts per class and 1,000 ``-1``
-        rows, fine-tuning with them ended below the fit without them
-        (:doc:`user_guide`, "Semi-supervised fits with ``-1``").
-        """
-        with_unlabeled, correct, mix = self._choose_epochs(texts, classes, y_idx, folds, seed, device, precision,
-                                                           sample_weight, warm)
-        results = {"n_folds": len(folds), "n_rows": int(sum(len(f) for f in folds)), **with_unlabeled,
-                   "unlabeled_rows_trained": None, "alternative": None, "unlabeled_mix": None}
-        if not self._start_is_incumbent(y_idx):
-            return results
-        sub_texts, sub_y, sub_weight, sub_folds = _labeled_subset(texts, y_idx, sample_weight, folds)
-        alone, alone_correct, _ = self._choose_epochs(sub_texts, classes, sub_y, sub_folds, seed, device, precision,
-                                                      sub_weight, warm)
-        # Both recipes scored the same rows in the same order; their accuracy is weighted to the class mix of
-        # the -1 rows (few-shot labeled rows are balanced; on R8's development texts, 32 per class, seed 0, the fit
-        # alone was 3.9 points ahead out of fold and 2.6 behind on the development texts, half of them earn).
-        y_rows = y_idx[np.concatenate(folds)]
-        with_unlabeled["mix_weighted_accuracy"] = mix_weighted_accuracy(correct, y_rows, mix)
-        alone["mix_weighted_accuracy"] = mix_weighted_accuracy(alone_correct, y_rows, mix)
-        # ties go to the labeled rows alone: on MR's development texts (32 labeled texts per class) 64 pooled
-        # rows tied where the fit without the -1 rows was 6 points ahead on the development texts
-        trained = with_unlabeled["mix_weighted_accuracy"] > alone["mix_weighted_accuracy"]
-        logger.info("out of fold, weighted to the class mix of the -1 rows, the fit with them %.4f, on the labeled "
-                    "rows alone %.4f: %s", with_unlabeled["mix_weighted_accuracy"], alone["mix_weighted_accuracy"],
-                    "the -1 rows train" if trained else "the -1 rows do not train (the corpus graph is built on the "
-                    "final encoder)")
-        shipped, other = (with_unlabeled, alone) if trained else (alone, with_unlabeled)
-        results.update(shipped, unlabeled_rows_trained=trained, alternative=other,
-                       unlabeled_mix=[float(m) for m in mix])
-        return results
-
-    def _choose_epochs(self, texts, classes, y_idx, folds, seed, device, precision, sample_weight, warm):
-        """The cross-validated epoch choice of one recipe (the fit on ``texts``, ``y_idx``).
-
-        The epoch count with the best pooled out-of-fold accuracy is
-        chosen, and 0 (the pre-trained encoder, no fine-tuning) replaces it
-        as :func:`skgloss.training.start_point_wins` says: when the start is
-        better beyond paired noise or, in a fit with ``-1`` rows, unless the
-        chosen count has the better pooled accuracy (ties keep the start).
         In a fit without ``-1`` rows whose pooled accuracy is still at its
         best after the last epoch, the folds also run a schedule
         :data:`_LONG_SCHEDULE_FACTOR` times as long (its own warm-up and
         decay); it replaces the first when its best pooled accuracy is
         higher, and the final fit then runs on that schedule, stopped after
         the chosen count.
-
-        Returns ``(summary, correct, mix)``: a dict (``start_accuracy``,
-        ``epoch_accuracy``, ``long_epoch_accuracy``, ``schedule_epochs``,
-        ``chosen_epochs`` and ``chosen_accuracy``, the pooled accuracy of
-        the choice), which pooled rows the choice got right, and the class
-        mix of the ``-1`` rows on the folds' first corpus graphs (None
-        without).
         """
-        start, epochs, mix = self._out_of_fold_curves(texts, classes, y_idx, folds, seed, device, precision,
+        start, epochs = self._out_of_fold_curves(texts, classes, y_idx, folds, seed, device, precision,
                                                  sample_weight, warm, self.max_epochs)
         accuracy = [float(np.mean(c)) for c in epochs]
         incumbent = self._start_is_incumbent(y_idx)
@@ -952,7 +868,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             longer = self.max_epochs * _LONG_SCHEDULE_FACTOR
             logger.info("out-of-fold accuracy still at its best after epoch %d: trying %d epochs", self.max_epochs,
                         longer)
-            _, long_epochs, _ = self._out_of_fold_curves(texts, classes, y_idx, folds, seed, device, precision,
+            _, long_epochs = self._out_of_fold_curves(texts, classes, y_idx, folds, seed, device, precision,
                                                       sample_weight, warm, longer)
             long_accuracy = [float(np.mean(c)) for c in long_epochs]
             if long_accuracy and max(long_accuracy) > max(accuracy):
@@ -964,20 +880,18 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         if chosen and start_point_wins(start, epochs[chosen - 1], incumbent=incumbent,
                                        z=0.0 if incumbent else MARGIN_Z):
             chosen = 0
-        correct = start if chosen == 0 else epochs[chosen - 1]
         logger.info("cross-validated choice (%d folds, %d labeled rows): %d epochs of a %d-epoch schedule "
                     "(start %.4f, epochs %s)", len(folds), len(start), chosen, schedule, float(np.mean(start)),
                     " ".join(f"{a:.4f}" for a in curve))
-        return ({"start_accuracy": float(np.mean(start)), "epoch_accuracy": accuracy,
-                 "long_epoch_accuracy": long_accuracy, "schedule_epochs": schedule, "chosen_epochs": chosen,
-                 "chosen_accuracy": float(np.mean(correct))}, correct, mix)
+        return {"n_folds": len(folds), "n_rows": int(len(start)), "start_accuracy": float(np.mean(start)),
+                "epoch_accuracy": accuracy, "long_epoch_accuracy": long_accuracy, "schedule_epochs": schedule,
+                "chosen_epochs": chosen}
 
     def _out_of_fold_curves(self, texts, classes, y_idx, folds, seed, device, precision, sample_weight, warm,
                             max_epochs):
-        """``(start, epochs, mix)``: which labeled rows are right out of fold at the start and after each
-        epoch of a ``max_epochs`` schedule (bool arrays over the pooled fold rows), and the class mix of the
-        ``-1`` rows on the first corpus graph, averaged over the folds (None without)."""
-        start, per_epoch, mixes = [], [], []
+        """``(start, epochs)``: which labeled rows are right out of fold at the start and after each epoch
+        of a ``max_epochs`` schedule (bool arrays over the pooled fold rows)."""
+        start, per_epoch = [], []
         for k, fold in enumerate(folds):
             train_rows = np.setdiff1d(np.arange(len(texts)), fold)
             _, result = self._train(texts, classes, y_idx, train_rows, fold, seed, device, precision,
@@ -985,13 +899,10 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                                     warm=warm, warn=False)
             start.append(result.start_correct)
             per_epoch.append(result.epoch_correct)
-            if result.unlabeled_mix is not None:
-                mixes.append(result.unlabeled_mix)
             logger.info("fold %d/%d (%d epochs): start %.4f, epochs %s", k + 1, len(folds), max_epochs,
                         float(np.mean(start[-1])), " ".join(f"{np.mean(c):.4f}" for c in per_epoch[-1]))
         n_epochs = min(len(e) for e in per_epoch)
-        return (np.concatenate(start), [np.concatenate([e[i] for e in per_epoch]) for i in range(n_epochs)],
-                np.mean(mixes, axis=0) if mixes else None)
+        return np.concatenate(start), [np.concatenate([e[i] for e in per_epoch]) for i in range(n_epochs)]
 
     def _train(self, texts, classes, y_idx, train_rows, val_rows, seed, device, precision, *, callbacks=(),
                checkpoints=None, resume_state=None, stop_after=None, max_epochs=None, n_iter_no_change="same",
@@ -1040,8 +951,6 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                     sigma=sigma, alpha=self.alpha, threshold=self.pseudo_label_threshold,
                     backend=self.graph_backend, random_state=seed, bank_dtype=self.bank_dtype,
                 ).refresh()
-                unlabeled = y_idx < 0  # the rows marked -1 (not the hidden validation rows)
-                unlabeled_mix = corpus.F[unlabeled].mean(axis=0) if unlabeled.any() else None
             elif self.loss == "gloss":
                 sample = self._sigma_sample(train_rows, seed)
                 sigma = self._choose_sigma(None if self.sigma != "sqrt" else embed(encoder, tokens, sample), seed)
@@ -1070,24 +979,9 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             result = train(encoder, head, tokens, y_seen, config, device, train_rows=train_rows,
                            val_rows=val_rows, val_y=y_idx[val_rows], hook=corpus, callbacks=callbacks,
                            checkpoint=checkpoint, resume=resume_state, sample_weight=sample_weight)
-            if use_corpus:
-                result.unlabeled_mix = unlabeled_mix
         return fitted(encoder=encoder, head=head, history=result.history, best_epoch=result.best_epoch,
                       start_score=result.start_score,
                       graph=None if corpus is None else (corpus.bank, corpus.graph, corpus.F)), result
-
-    def _final_corpus_graph(self, fitted, texts, y_idx, seed, device, precision):
-        """The corpus-graph attributes of a fit whose ``-1`` rows did not train: one pass of the final
-        encoder over every row of ``X``, labels spread over its kNN graph (``transduction_`` labels the
-        ``-1`` rows; ``inference="graph"`` or ``"blend"`` can search it). Also ``sigma_`` when the loss had
-        none (the corpus graph's)."""
-        tokens = TokenizedTexts(fitted["tokenizer_"], texts, self.max_length, long_text=self.long_text)
-        bank = self._embed_rows(fitted["encoder_"], tokens, device=device, precision=precision)
-        sigma = fitted["sigma_"] if fitted["sigma_"] is not None else self._choose_sigma(bank, seed)
-        corpus = CorpusGraph(bank, y_idx, len(fitted["classes_"]), n_neighbors=self._corpus_neighbors(),
-                             sigma=sigma, alpha=self.alpha, threshold=self.pseudo_label_threshold,
-                             backend=self.graph_backend, random_state=seed, bank_dtype=self.bank_dtype).refresh()
-        return {"sigma_": sigma, **_graph_attributes(fitted["classes_"], corpus.snapshot())}
 
     def _write_checkpoint(self, checkpoints, fitted, encoder, head, state, selected):
         """After an epoch: the model the fit would return now (when it changed), then the training state."""

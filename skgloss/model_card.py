@@ -67,9 +67,7 @@ def model_card(est, params: dict, title: str = "skgloss model") -> str:
         rows.append(("epochs chosen", f"{cv['chosen_epochs']}"
                                       + (f" of a {schedule}-epoch schedule" if schedule else "")
                                       + f", by {cv['n_folds']}-fold cross-validation on the {cv['n_rows']} labeled "
-                                        "texts"
-                                      + (", on the labeled texts alone (ahead of the fit with the unlabeled "
-                                         "ones out of fold)" if cv.get("unlabeled_rows_trained") is False else "")))
+                                        "texts"))
     kept = _kept_validation(est)
     if kept is None:
         rows.append(("validation", "none (every labeled text trained; the last epoch is kept)"))

@@ -167,9 +167,6 @@ class TrainingResult:
     #: the model a fit without validation would ship (the closed-form head where ``refit_head``) did.
     start_correct: np.ndarray | None = None
     epoch_correct: list = field(default_factory=list)
-    #: π of the ``-1`` rows: the mean of their label distributions on the first corpus graph (pre-trained
-    #: encoder), set by the estimator where the fit has ``-1`` rows and a corpus graph.
-    unlabeled_mix: np.ndarray | None = None
 
 
 class _TermSums:
@@ -597,34 +594,6 @@ def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_row
     _warn_if_graph_term_idle(result.history, config)
     call_callbacks(callbacks, "on_fit_end", result.history)
     return result
-
-
-def mix_weighted_accuracy(correct, y, mix):
-    """Accuracy of out-of-fold predictions re-weighted to another class mix: ``Σ_c π_c · recall_c``.
-
-    Parameters
-    ----------
-    correct : bool array of shape (n,)
-        Which labeled rows were predicted right.
-    y : int array of shape (n,)
-        Their class ids.
-    mix : array of shape (n_classes,)
-        π, the class mix to weigh recalls by (normalized here); classes
-        without a row in ``y`` drop out, the others renormalized.
-
-    Few-shot labeled rows are drawn the same number per class, so their
-    plain accuracy is balanced accuracy; weighted by the class mix of the
-    ``-1`` rows it estimates accuracy on texts like those.
-    """
-    correct, y = np.asarray(correct, dtype=np.float64), np.asarray(y)
-    mix = np.asarray(mix, dtype=np.float64)
-    counts = np.bincount(y, minlength=mix.shape[0]).astype(np.float64)
-    present = counts > 0
-    weights = np.where(present, mix, 0.0)
-    if weights.sum() <= 0:  # no mass where there are rows: plain accuracy
-        return float(correct.mean())
-    recall = np.bincount(y, weights=correct, minlength=mix.shape[0]) / np.maximum(counts, 1)
-    return float(np.sum(weights * recall) / weights.sum())
 
 
 def start_point_wins(start_correct, best_correct, incumbent=False, z=MARGIN_Z):

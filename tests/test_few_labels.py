@@ -64,92 +64,15 @@ def test_a_curve_still_at_its_best_after_the_last_epoch_tries_a_longer_schedule(
 
 def test_a_semi_supervised_fit_tries_no_longer_schedule(tiny_bert, monkeypatch):
     """With -1 rows the start (label spreading on the pre-trained encoder) is the incumbent, and the schedule
-    of the fit with the -1 rows stays that of max_epochs; the fit on the labeled rows alone is cross-validated
-    on the same folds after it, with its own choice of schedule."""
+    stays that of max_epochs."""
     schedules = _spy_on_schedules(monkeypatch)
     X, y = make_texts(8)
     y = y.copy()
     y[::4] = -1
     clf = GLossTextClassifier(tiny_bert, **{**FEW, "max_epochs": 1}, learning_rate=2e-3).fit(X, y)
     cv = clf.cv_results_
-    with_unlabeled = cv if cv["unlabeled_rows_trained"] else cv["alternative"]
-    alone = cv["alternative"] if cv["unlabeled_rows_trained"] else cv
-    assert with_unlabeled["long_epoch_accuracy"] is None and with_unlabeled["schedule_epochs"] == 1
-    mix = np.asarray(cv["unlabeled_mix"])  # the -1 rows' class mix on the folds' first corpus graphs
-    assert mix.shape == (2,) and (mix >= 0).all() and mix.sum() == pytest.approx(1.0)
-    assert cv["unlabeled_rows_trained"] == (with_unlabeled["mix_weighted_accuracy"] > alone["mix_weighted_accuracy"])
-    longer = [] if alone["long_epoch_accuracy"] is None else [4, 4, 4]
-    assert schedules == [1, 1, 1] + [1, 1, 1] + longer + [cv["schedule_epochs"]]
-
-
-def _fixed_choice(monkeypatch, share_with_unlabeled, share_alone):
-    """Replace the out-of-fold curves by a fixed choice (one epoch) that gets the first share of the pooled
-    rows right, a share that depends on whether the recipe trains -1 rows; returns the list of
-    (n_rows, has -1 rows) of each recipe cross-validated."""
-    calls = []
-
-    def choose(self, texts, classes, y_idx, folds, *args):
-        unlabeled = bool((y_idx < 0).any())
-        calls.append((len(texts), unlabeled))
-        n = sum(len(f) for f in folds)
-        correct = np.arange(n) < round((share_with_unlabeled if unlabeled else share_alone) * n)
-        return ({"start_accuracy": 0.5, "epoch_accuracy": [0.6], "long_epoch_accuracy": None,
-                 "schedule_epochs": 1, "chosen_epochs": 1, "chosen_accuracy": float(correct.mean())},
-                correct, np.array([0.5, 0.5]) if unlabeled else None)
-
-    monkeypatch.setattr(GLossTextClassifier, "_choose_epochs", choose)
-    return calls
-
-
-def test_unlabeled_rows_that_lose_out_of_fold_do_not_train(tiny_bert, monkeypatch, tmp_path):
-    """The fit on the labeled rows alone is better out of fold: the model is that fit (the same weights and
-    probabilities as fitting the labeled rows without the -1 rows), and its corpus graph, built on the final
-    encoder, still labels every row."""
-    calls = _fixed_choice(monkeypatch, 0.5, 1.0)
-    X, y = make_texts(8)
-    y = y.copy()
-    y[::4] = -1
-    labeled = y != -1
-    clf = GLossTextClassifier(tiny_bert, **FEW, learning_rate=2e-3).fit(X, y)
-    assert calls == [(len(X), True), (int(labeled.sum()), False)]
-    cv = clf.cv_results_
-    assert cv["unlabeled_rows_trained"] is False and cv["chosen_accuracy"] == 1.0
-    assert cv["alternative"]["chosen_accuracy"] == 0.5 and cv["unlabeled_mix"] == [0.5, 0.5]
-    assert cv["mix_weighted_accuracy"] == 1.0 > cv["alternative"]["mix_weighted_accuracy"]
-    assert clf.inference_ == "head" and clf.n_iter_ == 1
-    assert clf.n_samples_fit_ == len(X) and clf.n_labeled_fit_ == int(labeled.sum())
-    assert clf.transduction_.shape == (len(X),) and clf.graph_.shape == (len(X), len(X))
-    alone = GLossTextClassifier(tiny_bert, **FEW, learning_rate=2e-3).fit(list(np.asarray(X)[labeled]), y[labeled])
-    np.testing.assert_allclose(clf.predict_proba(X), alone.predict_proba(X), atol=1e-6)
-    assert clf.sigma_ == alone.sigma_
-    graph_proba = clf.set_params(inference="graph").predict_proba(X[:4])
-    assert graph_proba.shape == (4, 2) and np.isfinite(graph_proba).all()
-    clf.save_pretrained(tmp_path / "m")
-    loaded = GLossTextClassifier.from_pretrained(tmp_path / "m")
-    assert loaded.cv_results_ == cv and np.array_equal(loaded.transduction_, clf.transduction_)
-    assert "on the labeled texts alone" in (tmp_path / "m" / "README.md").read_text()
-
-
-@pytest.mark.parametrize("share_with_unlabeled, trained", [(1.0, True), (0.5, False)])
-def test_unlabeled_rows_train_only_when_ahead_out_of_fold(tiny_bert, monkeypatch, share_with_unlabeled, trained):
-    """The -1 rows must earn their place: ahead out of fold they train (blended inference), tied they do not."""
-    calls = _fixed_choice(monkeypatch, share_with_unlabeled, 0.5)
-    X, y = make_texts(8)
-    y = y.copy()
-    y[::4] = -1
-    clf = GLossTextClassifier(tiny_bert, **FEW, learning_rate=2e-3).fit(X, y)
-    cv = clf.cv_results_
-    assert len(calls) == 2 and cv["unlabeled_rows_trained"] is trained
-    assert clf.inference_ == ("blend" if trained else "head")
-    assert cv["alternative"]["chosen_accuracy"] == 0.5
-
-
-def test_a_fully_labeled_fit_has_no_alternative(tiny_bert, monkeypatch):
-    calls = _fixed_choice(monkeypatch, 0.5, 1.0)
-    X, y = make_texts(8)
-    cv = GLossTextClassifier(tiny_bert, **FEW, learning_rate=2e-3).fit(X, y).cv_results_
-    assert calls == [(len(X), False)]
-    assert cv["unlabeled_rows_trained"] is None and cv["alternative"] is None and cv["unlabeled_mix"] is None
+    assert cv["long_epoch_accuracy"] is None and cv["schedule_epochs"] == 1
+    assert schedules == [1, 1, 1, 1]
 
 
 @pytest.mark.parametrize("setting, why", [

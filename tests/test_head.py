@@ -9,7 +9,7 @@ from sklearn.linear_model import LogisticRegression
 from skgloss import GLossTextClassifier
 from skgloss.encoder import embed_texts, load_encoder
 from skgloss.head import fit_linear_head
-from skgloss.training import better_beyond_noise, mix_weighted_accuracy, start_point_wins
+from skgloss.training import better_beyond_noise, start_point_wins
 
 # validation_fraction=0: what "auto" meant for these few rows before it cross-validated the epoch count
 # (tests/test_few_labels.py tests that)
@@ -158,17 +158,6 @@ def test_better_beyond_noise_is_a_one_sided_paired_test():
     assert not better_beyond_noise(trained, trained)  # identical: the incumbent stays
     assert not better_beyond_noise(trained, refit)  # never when the challenger is worse
     assert better_beyond_noise(refit, trained, z=1.0)  # 6 > 5.1
-
-
-def test_mix_weighted_accuracy_weighs_recalls_by_the_class_mix():
-    correct = np.array([1, 1, 1, 1, 0, 0, 0, 1], dtype=bool)  # recall 1.0 on class 0, 0.25 on class 1
-    y = np.array([0, 0, 0, 0, 1, 1, 1, 1])
-    assert mix_weighted_accuracy(correct, y, [0.5, 0.5]) == pytest.approx(0.625)  # balanced: plain accuracy
-    assert mix_weighted_accuracy(correct, y, [0.9, 0.1]) == pytest.approx(0.925)
-    assert mix_weighted_accuracy(correct, y, [9, 1]) == pytest.approx(0.925)  # normalized
-    # a class with mass but no row drops out, the rest renormalized
-    assert mix_weighted_accuracy(correct, y, [0.45, 0.05, 0.5]) == pytest.approx(0.925)
-    assert mix_weighted_accuracy(correct, y, [0.0, 0.0, 1.0]) == pytest.approx(0.625)
 
 
 def test_start_point_wins_as_challenger_or_incumbent():
