@@ -343,13 +343,4 @@ class GLoss(MixedLoss):
         )
         self.n_batches += 1
         self._counts.add(degenerate=info["degenerate"], masked=info["n_masked"], used=info["n_used"])
-        self._degenerate = info["degenerate"]
         return loss
-
-    def batch_terms(self, ctx):
-        """Trial: a batch without ``L_G`` (degenerate) weighs its CE and pseudo-label terms 1, not ``1 - λ``
-        (the mixture's weights renormalized over the terms present)."""
-        terms = super().batch_terms(ctx)
-        if "ce" in terms and self.lam < 1:
-            terms["loss"] = terms["loss"] * torch.where(self._degenerate, 1.0 / (1.0 - self.lam), 1.0)
-        return terms
