@@ -300,11 +300,14 @@ def numba_threads(n_jobs=None):
     Restores numba's and torch's thread counts afterwards: numba's OpenMP
     threading layer shares the OpenMP runtime with torch, so setting numba's
     count (as PyNNDescent does from its ``n_jobs``) would otherwise change
-    torch's for the rest of the process.
+    torch's for the rest of the process. Torch's count is read first: the
+    process's first ``numba.get_num_threads()`` starts numba's threading
+    layer, which sets the shared runtime to numba's count.
     """
     import numba
 
-    numba_before, torch_before = numba.get_num_threads(), torch.get_num_threads()
+    torch_before = torch.get_num_threads()
+    numba_before = numba.get_num_threads()
     if n_jobs is not None and n_jobs > 0:
         numba.set_num_threads(min(int(n_jobs), numba.config.NUMBA_NUM_THREADS))
     try:

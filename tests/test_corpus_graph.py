@@ -1,5 +1,6 @@
 """The corpus graph: knn_graph and label_spreading (docs/method.md, corpus graph)."""
 
+import os
 import warnings
 
 import numpy as np
@@ -177,6 +178,21 @@ def test_label_spreading_leaves_torch_thread_count_alone():
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_the_first_graph_of_a_process_leaves_torch_thread_count_alone():
+    """numba starts its OpenMP layer at the process's first parallel call, at numba's own thread count; torch's
+    count (shared runtime) must come back to what the caller set. A fresh process, so that the layer starts
+    inside the call."""
+    import subprocess
+    import sys
+
+    code = ("import numpy as np, torch; from skgloss.graph import knn_graph; "
+            "knn_graph(np.random.default_rng(0).normal(size=(80, 8)).astype(np.float32), 5, backend='exact'); "
+            "print(torch.get_num_threads())")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "2"}  # torch at 1 thread, numba at 2
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["1"], out.stderr
 
 
 @pytest.mark.parametrize("block", [3, 16, 64])
