@@ -113,12 +113,6 @@ def _fitted_attributes(*, classes, device, precision, sigma, encoder, tokenizer,
     return fitted
 
 
-def _labeled_subset(texts, y_idx, sample_weight, rows):
-    """``(texts, y_idx, sample_weight)`` of the given rows alone (in that order)."""
-    weight = None if sample_weight is None else np.asarray(sample_weight)[rows]
-    return [texts[i] for i in rows], y_idx[rows], weight
-
-
 def _fit_seed(random_state):
     """The fit's one integer seed. ``None`` draws fresh entropy and leaves numpy's global RNG untouched."""
     if random_state is None:
@@ -787,17 +781,10 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         cv_results, stop_after, schedule = None, None, None
         folds = self._selection_folds(y_idx, val_rows, seed)
         if folds is not None:
-            warmup, fold_warm = None, None
-            if self._start_is_incumbent(y_idx):
-                warmup, fold_warm = self._labeled_warmup(texts, classes, y_idx, folds, seed, device, precision,
-                                                         sample_weight, warm)
             cv_results = self._cross_validate_epochs(texts, classes, y_idx, folds, seed, device, precision,
-                                                     sample_weight, warm, fold_warm=fold_warm)
-            cv_results["labeled_warmup"] = warmup
+                                                     sample_weight, warm)
             stop_after = cv_results["chosen_epochs"]
             schedule = cv_results["schedule_epochs"]
-            if fold_warm is not None:
-                warm = fold_warm(np.zeros(0, dtype=np.int64))
         elif self._start_stays_unchallenged(y_idx, val_rows):
             logger.info("a fit with -1 rows and too few labeled rows per class to validate or cross-validate: the "
                         "starting point, label spreading on the pre-trained encoder, is kept without fine-tuning")
@@ -848,45 +835,8 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                              f"but y has the classes {classes.tolist()}; fit with warm_start=False to start over")
         return self.encoder_, self.tokenizer_, self.head_
 
-    def _labeled_warmup(self, texts, classes, y_idx, folds, seed, device, precision, sample_weight, warm):
-        """Stage one of a cross-validated fit with ``-1`` rows: fine-tuning on the labeled rows alone.
-
-        The fit the user would get without the ``-1`` rows (no corpus
-        graph; its number of epochs and schedule chosen on the same folds by
-        :meth:`_cross_validate_epochs`) is where the fit with the ``-1``
-        rows starts: its encoder builds the first corpus graph, so labels
-        spread over fine-tuned embeddings rather than pre-trained ones, and
-        it is the starting point that model selection keeps unless an epoch
-        with the ``-1`` rows is ahead out of fold.
-
-        Returns ``(summary, model)``: the labeled-only choice (the keys of
-        ``cv_results_``) and ``model(hidden)``, the ``(encoder, tokenizer,
-        head)`` of that recipe trained on the labeled rows not in
-        ``hidden`` (row indices of ``texts``: a fold's rows, so that its
-        out-of-fold scores never saw them), or ``warm`` when no epoch was
-        chosen.
-        """
-        rows = np.flatnonzero(labeled_mask(y_idx))
-        sub_texts, sub_y, sub_weight = _labeled_subset(texts, y_idx, sample_weight, rows)
-        summary = self._cross_validate_epochs(sub_texts, classes, sub_y, [np.searchsorted(rows, f) for f in folds],
-                                              seed, device, precision, sub_weight, warm)
-        chosen, schedule = summary["chosen_epochs"], summary["schedule_epochs"]
-        logger.info("stage one, the labeled rows alone: %d epochs of a %d-epoch schedule", chosen, schedule)
-
-        def model(hidden):
-            if chosen == 0:
-                return warm
-            kept = np.setdiff1d(rows, hidden)
-            fit_texts, fit_y, fit_weight = _labeled_subset(texts, y_idx, sample_weight, kept)
-            fitted, _ = self._train(fit_texts, classes, fit_y, np.arange(len(kept)), np.zeros(0, dtype=np.int64),
-                                    seed, device, precision, stop_after=chosen, max_epochs=schedule,
-                                    sample_weight=fit_weight, warm=warm, warn=False)
-            return fitted["encoder_"], fitted["tokenizer_"], fitted["head_"]
-
-        return summary, model
-
     def _cross_validate_epochs(self, texts, classes, y_idx, folds, seed, device, precision, sample_weight=None,
-                               warm=None, fold_warm=None):
+                               warm=None):
         """How many epochs to train, and on which schedule, when too few labeled rows can be held out.
 
         Each fold's labeled rows are hidden in turn and a fit runs on the
@@ -910,7 +860,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         the chosen count.
         """
         start, epochs = self._out_of_fold_curves(texts, classes, y_idx, folds, seed, device, precision,
-                                                 sample_weight, warm, self.max_epochs, fold_warm)
+                                                 sample_weight, warm, self.max_epochs)
         accuracy = [float(np.mean(c)) for c in epochs]
         incumbent = self._start_is_incumbent(y_idx)
         schedule, long_accuracy, curve = self.max_epochs, None, accuracy
@@ -919,7 +869,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             logger.info("out-of-fold accuracy still at its best after epoch %d: trying %d epochs", self.max_epochs,
                         longer)
             _, long_epochs = self._out_of_fold_curves(texts, classes, y_idx, folds, seed, device, precision,
-                                                      sample_weight, warm, longer, fold_warm)
+                                                      sample_weight, warm, longer)
             long_accuracy = [float(np.mean(c)) for c in long_epochs]
             if long_accuracy and max(long_accuracy) > max(accuracy):
                 schedule, epochs, curve = longer, long_epochs, long_accuracy
@@ -938,16 +888,15 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                 "chosen_epochs": chosen}
 
     def _out_of_fold_curves(self, texts, classes, y_idx, folds, seed, device, precision, sample_weight, warm,
-                            max_epochs, fold_warm=None):
+                            max_epochs):
         """``(start, epochs)``: which labeled rows are right out of fold at the start and after each epoch
-        of a ``max_epochs`` schedule (bool arrays over the pooled fold rows). ``fold_warm(fold)``, when
-        given, is the model each fold's fit starts from (trained without the fold's rows)."""
+        of a ``max_epochs`` schedule (bool arrays over the pooled fold rows)."""
         start, per_epoch = [], []
         for k, fold in enumerate(folds):
             train_rows = np.setdiff1d(np.arange(len(texts)), fold)
             _, result = self._train(texts, classes, y_idx, train_rows, fold, seed, device, precision,
                                     n_iter_no_change=None, max_epochs=max_epochs, sample_weight=sample_weight,
-                                    warm=warm if fold_warm is None else fold_warm(fold), warn=False)
+                                    warm=warm, warn=False)
             start.append(result.start_correct)
             per_epoch.append(result.epoch_correct)
             logger.info("fold %d/%d (%d epochs): start %.4f, epochs %s", k + 1, len(folds), max_epochs,
