@@ -58,8 +58,8 @@ from .inputs import (class_aware_batches, device_batches, labeled_share_batches,
                      length_grouped_batches, to_device)
 from .losses import BatchContext, CrossEntropyLoss, GLoss, NeighbourKLLoss, SupConLoss
 
-__all__ = ["TrainingConfig", "TrainingResult", "make_objective", "epoch_batches", "steps_per_epoch", "training_step", "train",
-           "TRAINING_STATE_VERSION"]
+__all__ = ["TrainingConfig", "TrainingResult", "make_objective", "epoch_batches", "steps_per_epoch", "training_step",
+           "train", "TRAINING_STATE_VERSION"]
 
 LOSSES = ("gloss", "ce", "supcon", "kl")
 BATCHING = ("random", "graph", "length", "class")
@@ -79,6 +79,7 @@ class TrainingConfig:
     loss: str = "gloss"
     lam: float = 0.8
     gamma: float = 0.7
+    n_masks: int = 1
     sigma: float | None = None
     n_neighbors: int | None = None
     corpus_neighbors: int = 10
@@ -125,7 +126,7 @@ def make_objective(config: TrainingConfig):
         return CrossEntropyLoss(cw)
     if config.loss == "gloss":
         return GLoss(lam=config.lam, gamma=config.gamma, sigma=config.sigma,
-                     n_neighbors=config.n_neighbors, class_weight=cw, seed=config.seed)
+                     n_neighbors=config.n_neighbors, class_weight=cw, seed=config.seed, n_masks=config.n_masks)
     if config.loss == "supcon":
         return SupConLoss(lam=config.lam, class_weight=cw)
     if config.loss == "kl":

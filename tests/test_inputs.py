@@ -171,6 +171,22 @@ def test_class_batching_removes_degenerate_gloss_batches(tiny_bert):
     assert rec["random"]["masked_rows_used"] < rec["class"]["masked_rows_used"]
 
 
+def test_n_masks_scores_each_batch_with_several_splits(tiny_bert):
+    """The same batches (numpy's order) with three splits each: three times the masked rows, all of them used."""
+    from skgloss import GLossTextClassifier
+
+    X, y = make_texts(12)
+    params = dict(max_length=8, batch_size=8, max_epochs=1, random_state=0, validation_fraction=0, learning_rate=1e-3)
+    rec = {m: GLossTextClassifier(tiny_bert, n_masks=m, **params).fit(X, y).history_[0] for m in (1, 3)}
+    assert rec[3]["steps"] == rec[1]["steps"] == 3
+    assert rec[3]["masked_rows"] == 3 * rec[1]["masked_rows"] > 0
+    assert rec[3]["masked_rows_used"] == rec[3]["masked_rows"]
+    with pytest.raises(ValueError, match="n_masks"):
+        GLossTextClassifier(tiny_bert, n_masks=0).fit(X, y)
+    with pytest.raises(ValueError, match="n_masks"):
+        GLossTextClassifier(tiny_bert, n_masks=2).fit(X, [[label] for label in y])
+
+
 @pytest.mark.filterwarnings("ignore:every G-Loss batch was degenerate")
 def test_labeled_share_feeds_gloss_in_every_batch_of_a_fit_with_few_labels(tiny_bert):
     """4 labeled rows among 60: random batches of 8 rarely hold two of a class; with a share of 0.5 each holds 4."""
