@@ -296,19 +296,6 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         one (:func:`skgloss.inputs.class_aware_batches`); on development
         texts of 20NG and R8 it changed little against random batches (one
         seed, benchmarks/results/sweep.md).
-    labeled_share : float in (0, 1) or None, default=None
-        In a fit with ``-1`` rows whose labeled rows are fewer than this
-        share of the rows: every training batch holds
-        ``round(labeled_share · batch_size)`` labeled rows and
-        ``-1`` rows for the rest. The ``-1`` rows are each seen once an
-        epoch; the labeled rows are cycled (reshuffled at every pass), so
-        each is seen several times an epoch, and an epoch has
-        ``ceil(n_unlabeled / (batch_size - n_l))`` steps
-        (:func:`skgloss.inputs.labeled_share_batches`). With 64 labeled
-        rows among 1,064, random batches hold two labeled rows on average
-        and most cannot feed ``L_G``. None (and fits without ``-1`` rows,
-        or with enough labeled rows) draw plain random batches. Needs
-        ``batching="random"``. See :doc:`user_guide`, "Semi-supervised fits with ``-1``".
     inference : {"auto", "head", "graph", "blend"}, default="auto"
         How ``predict_proba`` decides: the linear head; the label
         distributions of the k nearest training documents, averaged by edge
@@ -480,7 +467,6 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         alpha=0.2,
         pseudo_label_threshold=0.9,
         batching="random",
-        labeled_share=None,
         inference="auto",
         blend_weight=0.5,
         graph_backend="auto",
@@ -519,7 +505,6 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         self.alpha = alpha
         self.pseudo_label_threshold = pseudo_label_threshold
         self.batching = batching
-        self.labeled_share = labeled_share
         self.inference = inference
         self.blend_weight = blend_weight
         self.graph_backend = graph_backend
@@ -564,11 +549,6 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             check_number(self.n_iter_no_change, "n_iter_no_change", low=1, integer=True)
         check_number(self.verbose, "verbose", low=0, integer=True)
         check_choice(self.batching, "batching", BATCHING)
-        if self.labeled_share is not None:
-            check_number(self.labeled_share, "labeled_share", low=0, high=1, include_low=False, include_high=False)
-            if self.batching != "random":
-                raise ValueError(f"labeled_share={self.labeled_share!r} draws random batches, but "
-                                 f"batching={self.batching!r}; use batching='random' or labeled_share=None")
         check_choice(self.inference, "inference", ("auto", *INFERENCE))
         check_choice(self.graph_backend, "graph_backend", ("auto", "exact", "pynndescent"))
         check_choice(self.bank_dtype, "bank_dtype", ("float32", "float16"))
@@ -998,8 +978,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                 n_iter_no_change=self.n_iter_no_change if n_iter_no_change == "same" else n_iter_no_change,
                 stop_after=stop_after, class_weight=class_weight, seed=seed, verbose=self.verbose,
                 graph_refresh=(1 if self.graph_refresh == "auto" else self.graph_refresh) if use_corpus else None,
-                batching=self.batching, labeled_share=self.labeled_share,
-                inference=self._resolved_inference(y_idx), blend_weight=self.blend_weight,
+                batching=self.batching, inference=self._resolved_inference(y_idx), blend_weight=self.blend_weight,
                 start_incumbent=self._start_is_incumbent(y_idx), multilabel=y_idx.ndim == 2,
                 graph_backend=self.graph_backend, precision=precision, compile=self.compile,
             )

@@ -26,12 +26,11 @@ import warnings
 import numpy as np
 import torch
 
-from ._validation import labeled_mask
 from .devices import transfer_options
 
 __all__ = ["LONG_TEXT", "TokenizedTexts", "TruncationWarning", "window_overlap", "warn_truncated", "char_budget",
            "cut_at_whitespace", "device_batches", "length_sorted", "length_grouped_batches", "class_aware_batches",
-           "labeled_share_layout", "labeled_share_batches", "to_device"]
+           "to_device"]
 
 
 #: Characters per token a text is first cut to (times ``max_length``, plus a margin); a cut text that
@@ -358,75 +357,6 @@ def class_aware_batches(rows, y, batch_size: int, rng, *, per_class: int = 4):
         parts[j].extend([fill[j], extra])
     batches = [np.concatenate(part) if part else np.zeros(0, dtype=rows.dtype) for part in parts]
     return [rng.permutation(b) for b in batches if len(b)]
-
-
-def labeled_share_layout(n_labeled: int, n_unlabeled: int, batch_size: int, share: float):
-    """``(n_l, n_batches)`` of :func:`labeled_share_batches`, or None where random batches already have the share.
-
-    ``n_l`` labeled rows per batch: ``round(share · batch_size)``, at least 1
-    and at most ``min(n_labeled, batch_size - 1)``; ``n_batches``: enough
-    batches for every ``-1`` row to be in one, ``ceil(n_unlabeled / (batch_size - n_l))``.
-    None when there are no ``-1`` rows or no labeled rows, or when the
-    labeled rows already make up ``share`` of all rows (and so, on average,
-    of a random batch).
-    """
-    if batch_size < 2 or n_labeled == 0 or n_unlabeled == 0 or n_labeled >= share * (n_labeled + n_unlabeled):
-        return None
-    n_l = int(min(n_labeled, batch_size - 1, max(1, round(share * batch_size))))
-    return n_l, -(-n_unlabeled // (batch_size - n_l))
-
-
-def labeled_share_batches(rows, y, batch_size: int, rng, share: float):
-    """Random batches of ``batch_size`` rows of which a fixed share is labeled rows, seen again within an epoch.
-
-    In a fit with few labeled rows among many rows marked ``-1`` (say 64
-    among 1,064), random batches hold two labeled rows on average, and most
-    hold too few for a class to keep a row and mask one, so ``L_G`` and the
-    cross-entropy hear little of the labels. Here every batch holds
-    ``n_l`` labeled rows (:func:`labeled_share_layout`) and ``batch_size -
-    n_l`` rows marked ``-1``: the ``-1`` rows are shuffled and each is in
-    exactly one batch, so an epoch is one pass over them; the labeled rows
-    are taken in turn from successive shuffles of them, so each is seen
-    about ``n_batches · n_l / n_labeled`` times an epoch, never twice in one
-    batch. This is how semi-supervised training usually draws its batches (a
-    labeled and an unlabeled part, the labeled rows cycled). Where the
-    labeled rows already make up ``share`` of the rows, the batches are
-    plain random ones (every row once).
-
-    Parameters
-    ----------
-    rows : int array
-    y : int array of shape (n,) or (n, L)
-        Class ids (or multi-label rows) of every row index; ``-1`` marks an unlabeled row.
-    batch_size : int >= 2
-    rng : numpy.random.Generator
-    share : float in (0, 1)
-
-    Returns
-    -------
-    list of int arrays
-    """
-    rows = np.asarray(rows)
-    mask = labeled_mask(np.asarray(y)[rows])
-    labeled, unlabeled = rows[mask], rows[~mask]
-    layout = labeled_share_layout(len(labeled), len(unlabeled), batch_size, share)
-    if layout is None:
-        order = rng.permutation(rows)
-        return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
-    n_l, n_batches = layout
-    n_u = batch_size - n_l
-    unlabeled = rng.permutation(unlabeled)
-    queue = np.zeros(0, dtype=rows.dtype)
-    batches = []
-    for i in range(n_batches):
-        if len(queue) < n_l:  # a new shuffle; rows still queued go to its end, so no batch holds a row twice
-            fresh = rng.permutation(labeled)
-            queued = np.isin(fresh, queue)
-            queue = np.concatenate([queue, fresh[~queued], fresh[queued]])
-        batch = np.concatenate([queue[:n_l], unlabeled[i * n_u:(i + 1) * n_u]])
-        queue = queue[n_l:]
-        batches.append(rng.permutation(batch))
-    return batches
 
 
 def to_device(batch: dict, device: torch.device, options=None) -> dict:

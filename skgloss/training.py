@@ -54,12 +54,11 @@ from .devices import autocast, grad_scaler
 from .encoder import accepts_4d_mask, embed_tokens, encode
 from .head import fit_linear_head
 from .inference import GraphInference, class_probabilities
-from .inputs import (class_aware_batches, device_batches, labeled_share_batches, labeled_share_layout,
-                     length_grouped_batches, to_device)
+from .inputs import class_aware_batches, device_batches, length_grouped_batches, to_device
 from .losses import BatchContext, CrossEntropyLoss, GLoss, NeighbourKLLoss, SupConLoss
 
-__all__ = ["TrainingConfig", "TrainingResult", "make_objective", "epoch_batches", "steps_per_epoch", "training_step",
-           "train", "TRAINING_STATE_VERSION"]
+__all__ = ["TrainingConfig", "TrainingResult", "make_objective", "epoch_batches", "training_step", "train",
+           "TRAINING_STATE_VERSION"]
 
 LOSSES = ("gloss", "ce", "supcon", "kl")
 BATCHING = ("random", "graph", "length", "class")
@@ -99,9 +98,6 @@ class TrainingConfig:
     class_weight: np.ndarray | None = None
     graph_refresh: int | None = None
     batching: str = "random"
-    #: With ``batching="random"``: the share of every batch taken from labeled rows where they are fewer
-    #: (:func:`skgloss.inputs.labeled_share_batches`); None: plain random batches.
-    labeled_share: float | None = None
     inference: str = "head"
     #: Whether the starting point is the incumbent of model selection (a fine-tuned epoch must beat it beyond
     #: noise) rather than the challenger: a semi-supervised fit's start is label spreading on the pre-trained
@@ -201,9 +197,7 @@ def epoch_batches(train_rows, config: TrainingConfig, rng, hook, lengths, y):
 
     Random; built from corpus neighbours (``batching="graph"``); random
     within similar lengths (``"length"``, :func:`skgloss.inputs.length_grouped_batches`);
-    or P classes × K rows (``"class"``, :func:`skgloss.inputs.class_aware_batches`);
-    random with a fixed share of labeled rows in each (``labeled_share``,
-    :func:`skgloss.inputs.labeled_share_batches`).
+    or P classes × K rows (``"class"``, :func:`skgloss.inputs.class_aware_batches`).
     """
     if config.batching == "graph":
         return hook.graph_batches(train_rows, config.batch_size, rng)
@@ -211,20 +205,8 @@ def epoch_batches(train_rows, config: TrainingConfig, rng, hook, lengths, y):
         return length_grouped_batches(train_rows, lengths, config.batch_size, rng)
     if config.batching == "class":
         return class_aware_batches(train_rows, y, config.batch_size, rng)
-    if config.labeled_share is not None:
-        return labeled_share_batches(train_rows, y, config.batch_size, rng, config.labeled_share)
     order = rng.permutation(train_rows)
     return [order[i:i + config.batch_size] for i in range(0, len(order), config.batch_size)]
-
-
-def steps_per_epoch(train_rows, config: TrainingConfig, y) -> int:
-    """Batches in an epoch of :func:`epoch_batches` (the length of the learning-rate schedule is built on it)."""
-    if config.labeled_share is not None and config.batching == "random":
-        labeled = int(np.sum(labeled_mask(np.asarray(y)[train_rows])))
-        layout = labeled_share_layout(labeled, len(train_rows) - labeled, config.batch_size, config.labeled_share)
-        if layout is not None:
-            return layout[1]
-    return math.ceil(len(train_rows) / config.batch_size)
 
 
 def training_step(forward, head, objective, hook, batch, config, device, opt, sched, scaler, params, *,
@@ -473,9 +455,9 @@ def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_row
     if isinstance(hook, NoCorpusGraph) and config.loss != "gloss":
         # Only the graph of G-Loss has a use for unlabeled rows here.
         train_rows = train_rows[labeled_mask(y[train_rows])]
-    n_batches = steps_per_epoch(train_rows, config, y)
+    steps_per_epoch = math.ceil(len(train_rows) / config.batch_size)
     params = [p for m in (encoder, head) for p in m.parameters() if p.requires_grad]
-    opt, sched = _optimizer(params, config, n_batches * config.max_epochs, device)
+    opt, sched = _optimizer(params, config, steps_per_epoch * config.max_epochs, device)
     scaler = grad_scaler(device, config.precision)
     # a padded probe batch (longest and shortest text) decides whether masks can be passed in 4-D
     probe = train_rows[[np.argmax(tokens.lengths[train_rows]), np.argmin(tokens.lengths[train_rows])]]
@@ -502,7 +484,7 @@ def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_row
     result = TrainingResult()
     call_callbacks(callbacks, "on_fit_begin", {
         "n_train": int(len(train_rows)), "n_validation": int(len(val_rows)), "max_epochs": config.max_epochs,
-        "steps_per_epoch": n_batches, "device": str(device), "precision": config.precision})
+        "steps_per_epoch": steps_per_epoch, "device": str(device), "precision": config.precision})
     loop = {"rng": rng, "objective": objective, "hook": hook, "early": early, "result": result,
             "opt": opt, "sched": sched, "scaler": scaler, "device": device}
     first_epoch, stopped = 1, False

@@ -127,33 +127,6 @@ def test_class_aware_batches_give_every_class_in_a_batch_two_rows(unlabeled_shar
         assert max(share) - min(share) < 0.35  # -1 rows spread over the batches
 
 
-@pytest.mark.parametrize("n_labeled, share", [(64, 0.5), (43, 0.5), (16, 0.5), (64, 0.25), (3, 0.5)])
-def test_labeled_share_batches_hold_the_share_and_every_unlabeled_row_once(n_labeled, share):
-    from skgloss.inputs import labeled_share_batches, labeled_share_layout
-
-    y = np.r_[np.arange(n_labeled) % 2, -np.ones(1000, dtype=int)]
-    rows = np.arange(len(y))
-    batches = labeled_share_batches(rows, y, 32, np.random.default_rng(0), share)
-    n_l, n_batches = labeled_share_layout(n_labeled, 1000, 32, share)
-    assert n_l == min(n_labeled, round(share * 32)) and len(batches) == n_batches == -(-1000 // (32 - n_l))
-    seen = np.concatenate(batches)
-    assert sorted(seen[y[seen] < 0].tolist()) == list(range(n_labeled, n_labeled + 1000))  # each -1 row once
-    assert all(np.sum(y[b] >= 0) == n_l and len(b) <= 32 for b in batches)
-    assert all(len(np.unique(b)) == len(b) for b in batches)  # no row twice in a batch
-    times = np.bincount(seen[y[seen] >= 0], minlength=n_labeled)
-    assert times.max() - times.min() <= 1  # the labeled rows are cycled evenly
-
-
-def test_labeled_share_batches_are_random_batches_where_the_labels_already_have_the_share():
-    from skgloss.inputs import labeled_share_batches, labeled_share_layout
-
-    y = np.r_[np.zeros(50, dtype=int), np.ones(50, dtype=int), -np.ones(100, dtype=int)]
-    assert labeled_share_layout(100, 100, 32, 0.5) is None
-    assert labeled_share_layout(100, 0, 32, 0.5) is None and labeled_share_layout(0, 100, 32, 0.5) is None
-    batches = labeled_share_batches(np.arange(200), y, 32, np.random.default_rng(0), 0.5)
-    assert sorted(np.concatenate(batches).tolist()) == list(range(200)) and len(batches) == 7
-
-
 def test_class_batching_removes_degenerate_gloss_batches(tiny_bert):
     """20 classes, 2 rows each, batch 8: random batches rarely hold a class twice; class batches always do."""
     from conftest import FRUIT, VEHICLE
@@ -185,37 +158,6 @@ def test_n_masks_scores_each_batch_with_several_splits(tiny_bert):
         GLossTextClassifier(tiny_bert, n_masks=0).fit(X, y)
     with pytest.raises(ValueError, match="n_masks"):
         GLossTextClassifier(tiny_bert, n_masks=2).fit(X, [[label] for label in y])
-
-
-@pytest.mark.filterwarnings("ignore:every G-Loss batch was degenerate")
-def test_labeled_share_feeds_gloss_in_every_batch_of_a_fit_with_few_labels(tiny_bert):
-    """4 labeled rows among 60: random batches of 8 rarely hold two of a class; with a share of 0.5 each holds 4."""
-    from skgloss import GLossTextClassifier
-
-    X, y = make_texts(30)
-    y = np.array(y, dtype=object)
-    keep = np.r_[np.flatnonzero(y == y[0])[:2], np.flatnonzero(y != y[0])[:2]]
-    y_part = np.full(len(y), -1, dtype=object)
-    y_part[keep] = y[keep]
-    params = dict(max_length=8, batch_size=8, max_epochs=1, random_state=0, validation_fraction=0,
-                  learning_rate=1e-3, pseudo_label_threshold=None)
-    fits = {s: GLossTextClassifier(tiny_bert, labeled_share=s, **params).fit(X, y_part) for s in (None, 0.5)}
-    plain, shared = fits[None].history_[0], fits[0.5].history_[0]
-    # random batches: of 8, only those holding a labeled row train (no pseudo-labels here), at most 4
-    assert plain["steps"] <= 4 and shared["steps"] == -(-56 // 4) == 14  # 4 labeled + 4 of the 56 -1 rows a batch
-    assert shared["degenerate_batches"] == 0 and shared["masked_rows_used"] == 14 * 2
-    assert plain["masked_rows_used"] < shared["masked_rows_used"]
-
-
-@pytest.mark.parametrize("params, match", [({"labeled_share": 1.0}, "labeled_share"),
-                                           ({"labeled_share": 0}, "labeled_share"),
-                                           ({"labeled_share": 0.5, "batching": "class"}, "batching='random'")])
-def test_bad_labeled_share_is_a_clear_error(tiny_bert, params, match):
-    from skgloss import GLossTextClassifier
-
-    X, y = make_texts(4)
-    with pytest.raises(ValueError, match=match):
-        GLossTextClassifier(tiny_bert, **params).fit(X, y)
 
 
 def long_hostile_texts(seed=0):
