@@ -156,13 +156,6 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         γ, the fraction of each class's labeled rows in a batch that keeps its
         label for propagation; the rest is masked and scored by ``L_G``. The
         paper found 0.5-0.7 best.
-    n_masks : int >= 1, default=1
-        Splits of each batch's labeled rows into kept and masked (each with
-        γ) that score ``L_G`` on the same batch graph, one harmonic solve
-        each; ``L_G`` is the mean over the masked rows of every split. Its
-        expectation is that of one split (the paper's, 1), with less
-        variance and more labeled rows scored per step (one split with
-        γ = 0.7 scores 30 %). ``loss="gloss"`` only.
     sigma : float > 0 or "sqrt", default="sqrt"
         σ, the kernel width. ``"sqrt"`` is the paper's heuristic
         ``σ = sqrt(d/3)``, d the median pairwise distance of the normalised
@@ -446,7 +439,6 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         lam=0.8,
         n_neighbors=None,
         gamma=0.7,
-        n_masks=1,
         sigma="sqrt",
         pooling="mean",
         max_length=128,
@@ -484,7 +476,6 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         self.lam = lam
         self.n_neighbors = n_neighbors
         self.gamma = gamma
-        self.n_masks = n_masks
         self.sigma = sigma
         self.pooling = pooling
         self.max_length = max_length
@@ -525,7 +516,6 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         if self.n_neighbors is not None:
             check_number(self.n_neighbors, "n_neighbors", low=1, integer=True)
         check_number(self.gamma, "gamma", low=0, high=1, include_low=False, include_high=False)
-        check_number(self.n_masks, "n_masks", low=1, integer=True)
         if isinstance(self.sigma, str):
             check_choice(self.sigma, "sigma", ("sqrt",))
         else:
@@ -601,8 +591,6 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         """The parameters a multi-label fit cannot honour, each a clear error (see ``y`` in :meth:`fit`)."""
         if self.loss not in ("gloss", "ce"):
             raise ValueError(f"loss={self.loss!r} is not available for multi-label y; use 'gloss' or 'ce'")
-        if self.n_masks != 1:
-            raise ValueError(f"n_masks={self.n_masks!r} is not available for multi-label y; use n_masks=1")
         if self.class_weight is not None:
             raise ValueError("class_weight is not defined for multi-label y; pass sample_weight instead")
         if self.batching not in ("random", "length"):
@@ -969,7 +957,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             else:
                 sigma = None
             config = TrainingConfig(
-                loss=self.loss, lam=self.lam, gamma=self.gamma, n_masks=int(self.n_masks), sigma=sigma,
+                loss=self.loss, lam=self.lam, gamma=self.gamma, sigma=sigma,
                 n_neighbors=self.n_neighbors, corpus_neighbors=self._corpus_neighbors(), pooling=self.pooling,
                 batch_size=self.batch_size, inference_batch_size=self._inference_batch_size(),
                 max_epochs=self.max_epochs if max_epochs is None else max_epochs, learning_rate=self.learning_rate,

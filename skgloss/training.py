@@ -78,7 +78,6 @@ class TrainingConfig:
     loss: str = "gloss"
     lam: float = 0.8
     gamma: float = 0.7
-    n_masks: int = 1
     sigma: float | None = None
     n_neighbors: int | None = None
     corpus_neighbors: int = 10
@@ -122,7 +121,7 @@ def make_objective(config: TrainingConfig):
         return CrossEntropyLoss(cw)
     if config.loss == "gloss":
         return GLoss(lam=config.lam, gamma=config.gamma, sigma=config.sigma,
-                     n_neighbors=config.n_neighbors, class_weight=cw, seed=config.seed, n_masks=config.n_masks)
+                     n_neighbors=config.n_neighbors, class_weight=cw, seed=config.seed)
     if config.loss == "supcon":
         return SupConLoss(lam=config.lam, class_weight=cw)
     if config.loss == "kl":

@@ -144,22 +144,6 @@ def test_class_batching_removes_degenerate_gloss_batches(tiny_bert):
     assert rec["random"]["masked_rows_used"] < rec["class"]["masked_rows_used"]
 
 
-def test_n_masks_scores_each_batch_with_several_splits(tiny_bert):
-    """The same batches (numpy's order) with three splits each: three times the masked rows, all of them used."""
-    from skgloss import GLossTextClassifier
-
-    X, y = make_texts(12)
-    params = dict(max_length=8, batch_size=8, max_epochs=1, random_state=0, validation_fraction=0, learning_rate=1e-3)
-    rec = {m: GLossTextClassifier(tiny_bert, n_masks=m, **params).fit(X, y).history_[0] for m in (1, 3)}
-    assert rec[3]["steps"] == rec[1]["steps"] == 3
-    assert rec[3]["masked_rows"] == 3 * rec[1]["masked_rows"] > 0
-    assert rec[3]["masked_rows_used"] == rec[3]["masked_rows"]
-    with pytest.raises(ValueError, match="n_masks"):
-        GLossTextClassifier(tiny_bert, n_masks=0).fit(X, y)
-    with pytest.raises(ValueError, match="n_masks"):
-        GLossTextClassifier(tiny_bert, n_masks=2).fit(X, [[label] for label in y])
-
-
 def long_hostile_texts(seed=0):
     """Texts far beyond any budget: runs of spaces, newlines and tabs, punctuation, accents, CJK, no spaces."""
     rng = np.random.default_rng(seed)

@@ -38,35 +38,6 @@ def test_g_loss_equals_formula_on_its_own_split():
     torch.testing.assert_close(loss, expected)
 
 
-def test_g_loss_with_several_splits_is_the_pooled_mean_of_its_splits():
-    """n_masks=3 draws three splits from the generator in turn: the loss pools their masked rows."""
-    from skgloss.losses.gloss import g_loss_with_info
-
-    torch.manual_seed(1)
-    h = torch.randn(12, 6, dtype=torch.float64)
-    y = torch.tensor([0, 0, 0, 0, 1, 1, 1, 1, 2, 2, -1, -1])
-    pooled, info = g_loss_with_info(h, y, gamma=0.6, sigma=0.7, generator=gen(5), n_masks=3)
-    g = gen(5)
-    singles = [g_loss_with_info(h, y, gamma=0.6, sigma=0.7, generator=g) for _ in range(3)]
-    used = torch.stack([i["n_used"] for _, i in singles]).double()
-    expected = (torch.stack([loss for loss, _ in singles]) * used).sum() / used.sum()
-    torch.testing.assert_close(pooled, expected)
-    assert int(info["n_used"]) == int(used.sum())
-    assert int(info["n_masked"]) == sum(int(i["n_masked"]) for _, i in singles)
-    assert not torch.equal(stratified_mask(y, 0.6, gen(5)), stratified_mask(y, 0.6, g))  # the splits differ
-    one = g_loss(h, y, gamma=0.6, sigma=0.7, generator=gen(5), n_masks=1)
-    torch.testing.assert_close(one, singles[0][0])
-
-
-@pytest.mark.parametrize("n_masks", [0, 1.5, -2])
-def test_g_loss_rejects_bad_n_masks(n_masks):
-    h, y = torch.randn(6, 4), torch.tensor([0, 0, 0, 1, 1, 1])
-    with pytest.raises(ValueError, match="n_masks"):
-        g_loss(h, y, sigma=0.5, generator=gen(0), n_masks=n_masks)
-    with pytest.raises(ValueError, match="n_masks"):
-        g_loss(h, torch.tensor([[0, 1], [1, 0]] * 3), sigma=0.5, generator=gen(0), n_masks=2)
-
-
 def test_g_loss_class_weight_scales_rows():
     torch.manual_seed(0)
     h = torch.randn(8, 4, dtype=torch.float64)

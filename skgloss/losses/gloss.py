@@ -100,7 +100,7 @@ def stratified_mask(labels: torch.Tensor, gamma: float, generator: torch.Generat
 
 
 def g_loss_with_info(embeddings, labels, *, gamma=0.7, sigma, n_neighbors=None, class_weight=None, generator=None,
-                     sample_weight=None, n_masks=1):
+                     sample_weight=None):
     """:func:`g_loss`, plus a dict that says how much of the batch was used.
 
     The dict holds 0-d tensors (reading them waits for the device):
@@ -115,11 +115,7 @@ def g_loss_with_info(embeddings, labels, *, gamma=0.7, sigma, n_neighbors=None, 
     if not isinstance(embeddings, torch.Tensor) or embeddings.ndim != 2:
         shape = getattr(embeddings, "shape", type(embeddings))
         raise ValueError(f"embeddings must be a 2-D tensor (B, d), got {shape}")
-    if int(n_masks) != n_masks or n_masks < 1:
-        raise ValueError(f"n_masks must be an integer >= 1, got {n_masks!r}")
     if isinstance(labels, torch.Tensor) and labels.ndim == 2 and labels.shape[0] == embeddings.shape[0]:
-        if n_masks != 1:
-            raise ValueError(f"n_masks={n_masks!r}: multi-label G-Loss draws one split per batch; use n_masks=1")
         return _multilabel_g_loss(embeddings, labels, gamma=gamma, sigma=sigma, n_neighbors=n_neighbors,
                                   class_weight=class_weight, generator=generator, sample_weight=sample_weight)
     if not isinstance(labels, torch.Tensor) or labels.shape != embeddings.shape[:1]:
@@ -129,30 +125,28 @@ def g_loss_with_info(embeddings, labels, *, gamma=0.7, sigma, n_neighbors=None, 
     out_dtype = torch.promote_types(embeddings.dtype, torch.float32)
     dtype = solve_dtype(embeddings.device)
     n = labels.shape[0]
+    masked = stratified_mask(labels, gamma, generator)
+    kept = (labels >= 0) & ~masked
     # Column of each class: the first row of the batch with that label.
     position = torch.arange(n, device=labels.device)
     column = torch.where(labels[:, None] == labels[None, :], position[None, :], n).amin(dim=1)
-    one_hot = torch.zeros(n, n, dtype=dtype, device=labels.device).scatter_(1, column[:, None], 1.0)
-    T = transition_matrix(batch_affinity(embeddings.to(dtype), sigma, n_neighbors))
+    Y = torch.zeros(n, n, dtype=dtype, device=labels.device).scatter_(1, column[:, None], 1.0) * kept[:, None]
+
+    W = batch_affinity(embeddings.to(dtype), sigma, n_neighbors)
+    F = harmonic_solve_dense(transition_matrix(W), Y, ~kept)
+    mass = F.sum(dim=1)
+    used = masked & (mass > _EPS)
+    safe_mass = torch.where(used, mass, torch.ones_like(mass))
+    p = F.gather(1, column[:, None]).squeeze(1) / safe_mass
+    nll = -torch.log(p.clamp_min(_EPS))
     weight = as_class_weight(class_weight, embeddings.device)
-    total, n_used, n_masked = 0.0, 0, 0
-    for _ in range(int(n_masks)):  # each split: its own L and M, one harmonic solve on the same graph
-        masked = stratified_mask(labels, gamma, generator)
-        kept = (labels >= 0) & ~masked
-        F = harmonic_solve_dense(T, one_hot * kept[:, None], ~kept)
-        mass = F.sum(dim=1)
-        used = masked & (mass > _EPS)
-        safe_mass = torch.where(used, mass, torch.ones_like(mass))
-        p = F.gather(1, column[:, None]).squeeze(1) / safe_mass
-        nll = -torch.log(p.clamp_min(_EPS))
-        if weight is not None:
-            nll = nll * weight.to(dtype)[labels.clamp_min(0)]
-        if sample_weight is not None:
-            nll = nll * sample_weight.to(device=nll.device, dtype=dtype)
-        total = total + torch.where(used, nll, torch.zeros_like(nll)).sum()
-        n_used, n_masked = n_used + used.sum(), n_masked + masked.sum()
-    loss = total / n_used.clamp_min(1)
-    info = {"n_masked": n_masked, "n_used": n_used, "degenerate": n_used == 0}
+    if weight is not None:
+        nll = nll * weight.to(dtype)[labels.clamp_min(0)]
+    if sample_weight is not None:
+        nll = nll * sample_weight.to(device=nll.device, dtype=dtype)
+    n_used = used.sum()
+    loss = torch.where(used, nll, torch.zeros_like(nll)).sum() / n_used.clamp_min(1)
+    info = {"n_masked": masked.sum(), "n_used": n_used, "degenerate": n_used == 0}
     return loss.to(out_dtype), info
 
 
@@ -198,7 +192,7 @@ def _multilabel_g_loss(embeddings, labels, *, gamma, sigma, n_neighbors, class_w
 
 
 def g_loss(embeddings, labels, *, gamma=0.7, sigma, n_neighbors=None, class_weight=None, generator=None,
-           sample_weight=None, n_masks=1):
+           sample_weight=None):
     """The in-batch G-Loss ``L_G`` of one mini-batch (:doc:`method`, in-batch G-Loss steps 1-6).
 
     Parameters
@@ -224,19 +218,12 @@ def g_loss(embeddings, labels, *, gamma=0.7, sigma, n_neighbors=None, class_weig
     sample_weight : torch.Tensor of shape (B,), optional
         ``s``, non-negative per-row weights: each masked row's term is
         multiplied by ``s_m`` (as by its class weight).
-    n_masks : int >= 1, default=1
-        Splits drawn independently (each with γ) on the same batch graph,
-        one harmonic solve each; the loss is the mean over every masked
-        row of every split, so its expectation is that of one split, with
-        less variance and more labeled rows scored per step. 1 is the
-        paper's. Single-label only.
 
     Returns
     -------
     loss : torch.Tensor, scalar
-        ``-(1/|M|) Σ_(m ∈ M) s_m w_(y_m) log F_U[m, y_m]`` (M: the masked rows
-        of every split, a row once per split that masks it); a zero that
-        keeps the graph for a degenerate batch.
+        ``-(1/|M|) Σ_(m ∈ M) s_m w_(y_m) log F_U[m, y_m]``; a zero that keeps the
+        graph for a degenerate batch.
 
     Examples
     --------
@@ -251,7 +238,7 @@ def g_loss(embeddings, labels, *, gamma=0.7, sigma, n_neighbors=None, class_weig
     """
     return g_loss_with_info(
         embeddings, labels, gamma=gamma, sigma=sigma, n_neighbors=n_neighbors,
-        class_weight=class_weight, generator=generator, sample_weight=sample_weight, n_masks=n_masks,
+        class_weight=class_weight, generator=generator, sample_weight=sample_weight,
     )[0]
 
 
@@ -278,8 +265,6 @@ class GLoss(MixedLoss):
         Per-class weights for CE and ``L_G``.
     seed : int or None
         Seed of the generator of the labeled/masked splits.
-    n_masks : int >= 1, default=1
-        Labeled/masked splits per batch (:func:`g_loss`).
 
     Attributes
     ----------
@@ -301,10 +286,9 @@ class GLoss(MixedLoss):
 
     term_name = "gloss"
 
-    def __init__(self, lam=0.8, *, gamma=0.7, sigma=0.5, n_neighbors=None, class_weight=None, seed=None, n_masks=1):
+    def __init__(self, lam=0.8, *, gamma=0.7, sigma=0.5, n_neighbors=None, class_weight=None, seed=None):
         super().__init__(lam=lam, class_weight=class_weight)
         self.gamma = _check_gamma(gamma)
-        self.n_masks = n_masks
         self.sigma = sigma
         self.n_neighbors = n_neighbors
         self.generator = torch.Generator()
@@ -355,7 +339,7 @@ class GLoss(MixedLoss):
         loss, info = g_loss_with_info(
             embeddings, labels, gamma=self.gamma, sigma=self.sigma, n_neighbors=self.n_neighbors,
             class_weight=self.class_weight_on(embeddings.device), generator=self.generator_for(embeddings.device),
-            sample_weight=sample_weight, n_masks=self.n_masks,
+            sample_weight=sample_weight,
         )
         self.n_batches += 1
         self._counts.add(degenerate=info["degenerate"], masked=info["n_masked"], used=info["n_used"])
