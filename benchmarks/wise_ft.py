@@ -25,6 +25,8 @@ Usage::
 """
 
 import argparse
+import copy
+import json
 import sys
 import time
 from pathlib import Path
@@ -44,8 +46,6 @@ MAX_LENGTH = 64
 
 def interpolated(pretrained, finetuned, alpha):
     """A copy of ``pretrained`` whose floating-point weights are ``(1 - alpha)·pretrained + alpha·finetuned``."""
-    import copy
-
     model = copy.deepcopy(pretrained)
     tuned = finetuned.state_dict()
     state = {k: ((1 - alpha) * v + alpha * tuned[k].to(v.dtype)) if v.is_floating_point() else v
@@ -91,8 +91,6 @@ def cell_path(dataset, shots, seed):
 
 
 def render():
-    import json
-
     records = [json.loads(p.read_text()) for p in sorted(RUNS.glob("*.json"))]
     lines = ["# Few shots: the fine-tuned encoder interpolated towards the pre-trained one (development texts)", "",
              "Development accuracy (%) on 500 texts outside the labeled ones, no `-1` rows, all-MiniLM-L6-v2, "
