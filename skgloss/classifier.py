@@ -43,9 +43,7 @@ from .graph import NeighborIndex, sqrt_sigma_heuristic
 from .inference import INFERENCE, GraphInference, class_probabilities
 from .inputs import LONG_TEXT, TokenizedTexts, warn_truncated
 from .persistence import load_model, save_model
-from .head import fit_linear_head
-from .training import (BATCHING, LOSSES, MARGIN_Z, TrainingConfig, average_weights, start_point_wins,
-                       train)
+from .training import BATCHING, LOSSES, MARGIN_Z, TrainingConfig, start_point_wins, train
 
 __all__ = ["GLossTextClassifier"]
 
@@ -260,16 +258,6 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     n_iter_no_change : int >= 1 or None, default=2
         Stop after this many epochs without a better validation accuracy.
         None runs all ``max_epochs`` (the best epoch is still restored).
-    final_fits : int >= 1, default=1
-        In a fit whose number of epochs is cross-validated (too few labeled
-        rows to hold any out) and that fine-tunes (one epoch or more), no
-        ``-1`` rows: this many final fits with the chosen schedule, each
-        with its own order of batches, masks and dropout, whose encoder
-        weights are averaged (a uniform model soup: they start from the
-        same pre-trained weights and take a few dozen small steps), with
-        the closed-form head refit on the average. Few-shot fine-tuning
-        varies with the seed; the average varies less. Costs this many
-        final fits.
     graph_refresh : "auto", int >= 1 or None, default="auto"
         The corpus graph (:doc:`method`, corpus graph): a kNN graph over the embeddings of
         every row of ``X``, with labels spread over it, rebuilt every
@@ -467,7 +455,6 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         class_weight=None,
         validation_fraction="auto",
         n_iter_no_change=2,
-        final_fits=1,
         graph_refresh="auto",
         alpha=0.2,
         pseudo_label_threshold=0.9,
@@ -505,7 +492,6 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         self.class_weight = class_weight
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
-        self.final_fits = final_fits
         self.graph_refresh = graph_refresh
         self.alpha = alpha
         self.pseudo_label_threshold = pseudo_label_threshold
@@ -551,7 +537,6 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             check_number(self.validation_fraction, "validation_fraction", low=0, high=1, include_high=False)
         if self.n_iter_no_change is not None:
             check_number(self.n_iter_no_change, "n_iter_no_change", low=1, integer=True)
-        check_number(self.final_fits, "final_fits", low=1, integer=True)
         check_number(self.verbose, "verbose", low=0, integer=True)
         check_choice(self.batching, "batching", BATCHING)
         check_choice(self.inference, "inference", ("auto", *INFERENCE))
@@ -807,37 +792,10 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         fitted, _ = self._train(texts, classes, y_idx, train_rows, val_rows, seed, device, precision,
                                 callbacks=callbacks, checkpoints=checkpoints, resume_state=resume_state,
                                 stop_after=stop_after, max_epochs=schedule, sample_weight=sample_weight, warm=warm)
-        if cv_results is not None and stop_after and self.final_fits > 1 and not self._uses_corpus_graph(y_idx):
-            self._average_final_fits(fitted, texts, classes, y_idx, train_rows, seed, device, precision,
-                                     stop_after=stop_after, schedule=schedule, sample_weight=sample_weight,
-                                     warm=warm)
-            cv_results["final_fits"] = int(self.final_fits)
         fitted["cv_results_"] = cv_results
         fitted["world_size_"] = 1 if dp is None else dp.world_size
         fitted.update(_input_features(X))
         return fitted
-
-    def _average_final_fits(self, fitted, texts, classes, y_idx, train_rows, seed, device, precision, *,
-                            stop_after, schedule, sample_weight, warm):
-        """Average ``fitted``'s encoder with ``final_fits - 1`` more final fits (seeds ``seed + i``), in place,
-        and refit the closed-form head on the average (the heads are averaged where ``refit_head=False``)."""
-        encoders, heads = [fitted["encoder_"]], [fitted["head_"]]
-        for i in range(1, self.final_fits):
-            member, _ = self._train(texts, classes, y_idx, train_rows, train_rows[:0], seed + i, device, precision,
-                                    stop_after=stop_after, max_epochs=schedule, sample_weight=sample_weight,
-                                    warm=warm, warn=False)
-            encoders.append(member["encoder_"])
-            heads.append(member["head_"])
-        average_weights(fitted["encoder_"], encoders)
-        average_weights(fitted["head_"], heads)
-        if not self.refit_head:
-            return
-        tokens = TokenizedTexts(fitted["tokenizer_"], texts, self.max_length, long_text=self.long_text)
-        labeled = train_rows[labeled_mask(y_idx[train_rows])]
-        emb = self._embed_rows(fitted["encoder_"], tokens, labeled, device=device, precision=precision)
-        weights = None if sample_weight is None else np.asarray(sample_weight)[labeled]
-        fit_linear_head(fitted["head_"], emb, y_idx[labeled], C=self.head_C,
-                        class_weight=self._class_weight_array(y_idx[train_rows], classes), sample_weight=weights)
 
     def _selection_folds(self, y_idx, val_rows, seed):
         """Folds of the labeled rows for choosing the number of epochs, or None.

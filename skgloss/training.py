@@ -57,8 +57,8 @@ from .inference import GraphInference, class_probabilities
 from .inputs import class_aware_batches, device_batches, length_grouped_batches, to_device
 from .losses import BatchContext, CrossEntropyLoss, GLoss, NeighbourKLLoss, SupConLoss
 
-__all__ = ["TrainingConfig", "TrainingResult", "average_weights", "make_objective", "epoch_batches", "training_step",
-           "train", "TRAINING_STATE_VERSION"]
+__all__ = ["TrainingConfig", "TrainingResult", "make_objective", "epoch_batches", "training_step", "train",
+           "TRAINING_STATE_VERSION"]
 
 LOSSES = ("gloss", "ce", "supcon", "kl")
 BATCHING = ("random", "graph", "length", "class")
@@ -594,21 +594,6 @@ def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_row
     _warn_if_graph_term_idle(result.history, config)
     call_callbacks(callbacks, "on_fit_end", result.history)
     return result
-
-
-def average_weights(model, models):
-    """Set ``model``'s floating-point weights to the mean of ``models``' (a uniform model soup), in place.
-
-    ``models`` share ``model``'s architecture (``model`` may be one of them);
-    integer buffers stay ``model``'s own. Averaging fine-tuned copies of one
-    pre-trained model is meaningful when they stay near it (Wortsman et al.
-    2022, "Model soups").
-    """
-    states = [m.state_dict() for m in models]
-    averaged = {k: (torch.stack([s[k].float() for s in states]).mean(0).to(v.dtype) if v.is_floating_point() else v)
-                for k, v in model.state_dict().items()}
-    model.load_state_dict(averaged)
-    return model
 
 
 def start_point_wins(start_correct, best_correct, incumbent=False, z=MARGIN_Z):

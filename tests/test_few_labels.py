@@ -144,37 +144,3 @@ def test_the_choice_survives_saving(tiny_bert, tmp_path):
     assert (f"| epochs chosen | {cv['chosen_epochs']} of a {cv['schedule_epochs']}-epoch schedule, by "
             f"{cv['n_folds']}-fold cross-validation on the {cv['n_rows']} labeled texts |"
             in (tmp_path / "m" / "README.md").read_text())
-
-
-def test_final_fits_average_the_encoders_of_several_final_fits(tiny_bert):
-    """``final_fits=3``: the same cross-validated choice, an encoder that is neither the single fit's nor the
-    pre-trained one, and a closed-form head refit on it (it scores the labeled rows as the single fit would)."""
-    X, y = make_texts(8)
-    one = GLossTextClassifier(tiny_bert, **FEW, learning_rate=2e-3).fit(X, y)
-    if one.cv_results_["chosen_epochs"] == 0:
-        pytest.skip("the start won out of fold: no final fit to average")
-    three = GLossTextClassifier(tiny_bert, **FEW, learning_rate=2e-3, final_fits=3).fit(X, y)
-    assert three.cv_results_["final_fits"] == 3
-    assert three.cv_results_["chosen_epochs"] == one.cv_results_["chosen_epochs"]
-    a, b = one.encoder_.state_dict(), three.encoder_.state_dict()
-    assert any(not torch.equal(a[k], b[k]) for k in a if a[k].is_floating_point())
-    pretrained = AutoModel.from_pretrained(tiny_bert).state_dict()
-    assert any(not torch.equal(v, b[k].cpu()) for k, v in pretrained.items() if v.is_floating_point())
-    assert three.predict_proba(X).shape == (16, 2) and np.isfinite(three.predict_proba(X)).all()
-
-
-def test_average_weights_is_the_mean_of_each_floating_point_tensor():
-    from skgloss.training import average_weights
-
-    models = [torch.nn.Linear(3, 2) for _ in range(3)]
-    target = torch.nn.Linear(3, 2)
-    average_weights(target, models)
-    assert torch.allclose(target.weight, torch.stack([m.weight for m in models]).mean(0))
-    assert torch.allclose(target.bias, torch.stack([m.bias for m in models]).mean(0))
-
-
-@pytest.mark.parametrize("bad", [0, 1.5, "3"])
-def test_final_fits_must_be_a_positive_integer(tiny_bert, bad):
-    X, y = make_texts(8)
-    with pytest.raises((TypeError, ValueError), match="final_fits"):
-        GLossTextClassifier(tiny_bert, **FEW, final_fits=bad).fit(X, y)
