@@ -31,7 +31,9 @@ row, else against the best row.
 
 ``--grid baseline=ce-labeled`` fits ``loss="ce"`` on the labeled rows alone for
 up to 10 epochs, as the label-scarcity study's ``ce-labeled``;
-``--grid baseline=lr-frozen`` scores scikit-learn's ``LogisticRegression``
+``--grid baseline=labeled-alone`` (with other settings, or alone for the
+regime's own) fits the same setting on the labeled rows alone, without the
+``-1`` rows; ``--grid baseline=lr-frozen`` scores scikit-learn's ``LogisticRegression``
 (defaults) on the frozen encoder's mean-pooled embeddings of the labeled rows
 instead of a fit; ``baseline=labelspreading-frozen`` scikit-learn's
 ``LabelSpreading`` (kNN kernel, k = 10, alpha = 0.2, as in
@@ -156,6 +158,10 @@ def run_cell(dataset, setting, seed, args):
         keep = [i for i, v in enumerate(y) if v != -1]
         X, y = [X[i] for i in keep], np.asarray(y, dtype=object)[keep]
         params = {**{k: v for k, v in params.items() if k != "baseline"}, "loss": "ce", "max_epochs": 10}
+    elif setting.get("baseline") == "labeled-alone":  # the same setting fitted without its -1 rows
+        keep = [i for i, v in enumerate(y) if v != -1]
+        X, y = [X[i] for i in keep], np.asarray(y, dtype=object)[keep]
+        params = {k: v for k, v in params.items() if k != "baseline"}
     elif setting.get("baseline") == "setfit":  # the few-shot study's SetFit (its default recipe, capped steps)
         from few_shot import fit_predict
 
