@@ -287,7 +287,8 @@ def render(runs=RUNS, out=RESULTS / "sweep.md"):
                 settings.append(row_name(r))
         by = {(row_name(r), r["seed"]): r for r in rows}
         what = (f"{shots} labeled texts per class, {unlabeled} unlabeled" if shots
-                else f"{fraction:.0%} of a pool of {max(r['n_train'] for r in rows)} training texts labeled" if fraction
+                else f"{fraction:.0%} of a pool of {max(r.get('pool') or r['n_train'] for r in rows)} training texts labeled"
+                if fraction
                 else f"{rows[0]['n_train']} training texts")
         lines += [f"## {dataset} ({what}; {rows[0]['n_dev']} development texts)", "",
                   "| setting | dev accuracy | n | paired vs `defaults` or else the best row (per seed) "
