@@ -17,7 +17,7 @@ texts truncated to 64 tokens:
   before any test score was read; with ``-1`` rows when ``--unlabeled`` > 0.
 
 One JSON file per (dataset, shots, unlabeled, method, seed) under
-``benchmarks/results/runs/few_shot/``; finished files are not run again.
+``benchmarks/results/runs/few_shot/`` (``--runs-dir``); finished files are not run again.
 ``--render`` writes ``benchmarks/results/few_shot.md``.
 
 Usage::
@@ -52,8 +52,8 @@ METHODS = ("lr-frozen", "setfit", "skgloss")
 SKGLOSS_SETTING = {"max_length": MAX_LENGTH}
 
 
-def cell_path(dataset, shots, unlabeled, method, seed):
-    return RUNS / f"{dataset}__{shots}shot__unl{unlabeled}__{method}__seed{seed}.json"
+def cell_path(dataset, shots, unlabeled, method, seed, runs=RUNS):
+    return Path(runs) / f"{dataset}__{shots}shot__unl{unlabeled}__{method}__seed{seed}.json"
 
 
 def draw(dataset, shots, unlabeled, seed, data):
@@ -144,13 +144,15 @@ def _table_row(recs, key, metric):
             f"{len(rs)} | {paired} |")
 
 
-def render(out=RESULTS / "few_shot.md"):
-    recs = [json.loads(p.read_text()) for p in sorted(RUNS.glob("*.json"))]
+def render(out=RESULTS / "few_shot.md", runs=RUNS):
+    runs, out = Path(runs), Path(out)
+    recs = [json.loads(p.read_text()) for p in sorted(runs.glob("*.json"))]
+    where = runs.resolve().relative_to(HERE.parent) if runs.resolve().is_relative_to(HERE.parent) else runs
     lines = ["# Few shots", "", "Test accuracy (%), mean ± std over seeds (n), 1,000 test texts, all-MiniLM-L6-v2, "
              "max_length 64; fit seconds (median) on the 2-core CPU, at 1 or 2 torch threads (each file "
              "records its own) and some beside another job, so indicative only. "
              "Rendered by "
-             "`python benchmarks/few_shot.py --render` from `benchmarks/results/runs/few_shot/`.", "",
+             f"`python benchmarks/few_shot.py --render` from `{where}/`.", "",
              "## Test accuracy (%) and fit seconds", "",
              "| dataset | labeled / class | unlabeled | method | accuracy | n | paired vs `lr-frozen` (per seed) "
              "| fit s |",
@@ -190,10 +192,12 @@ def main(argv=None):
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--setfit-max-steps", type=int, default=300)
     p.add_argument("--data-home", default=data_home())
+    p.add_argument("--runs-dir", default=str(RUNS), help="where cell files go (default: %(default)s)")
+    p.add_argument("--out", default=str(RESULTS / "few_shot.md"), help="the rendered table (default: %(default)s)")
     p.add_argument("--render", action="store_true")
     ARGS = p.parse_args(argv)
     if ARGS.render:
-        print(render().read_text())
+        print(render(ARGS.out, ARGS.runs_dir).read_text())
         return 0
     for seed in ARGS.seeds:
         for dataset in ARGS.datasets:
@@ -202,7 +206,7 @@ def main(argv=None):
                     for method in ARGS.methods:
                         if unlabeled and method != "skgloss":
                             continue  # the baselines cannot use unlabeled texts
-                        path = cell_path(dataset, shots, unlabeled, method, seed)
+                        path = cell_path(dataset, shots, unlabeled, method, seed, ARGS.runs_dir)
                         if path.is_file():
                             continue
                         XL, yL, XU, Xt, yt = draw(dataset, shots, unlabeled, seed, ARGS.data_home)
@@ -216,7 +220,7 @@ def main(argv=None):
                         write_cell(path, rec)
                         print(f"{dataset} {shots}-shot unl {unlabeled} {method} seed {seed}: {acc:.4f} "
                               f"({fit_s:.0f} s)", flush=True)
-    print(render().read_text())
+    print(render(ARGS.out, ARGS.runs_dir).read_text())
     return 0
 
 
