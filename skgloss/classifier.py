@@ -245,14 +245,13 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         encoder with a closed-form head) is chosen by cross-validation:
         ``min(3, smallest class count)`` stratified folds, each fit on the
         others for ``max_epochs``, every labeled row scored out of fold
-        after each epoch; the epoch count with the lowest pooled log-loss
-        wins, unless the start gets more rows right beyond paired noise
-        (with ``-1`` rows: the best pooled accuracy wins, unless the
-        start's is as high; ``cv_results_``; such a fit costs about four
-        fits). Without ``-1`` rows, when the last epoch is still the best
-        out of fold, the folds also run ``4 * max_epochs`` epochs, and the
-        schedule with the lower pooled log-loss is the one the fit trains
-        on (about four fits more). With a class of one labeled row, all
+        after each epoch; the best pooled epoch count wins, unless the
+        start is better beyond paired noise (with ``-1`` rows: unless the
+        start's pooled accuracy is as high; ``cv_results_``; such a fit
+        costs about four fits). Without ``-1`` rows, when the last epoch
+        is still the best out of fold, the folds also run ``4 * max_epochs``
+        epochs, and the schedule with the better pooled accuracy is the one
+        the fit trains on (about four fits more). With a class of one labeled row, all
         ``max_epochs`` run, except in a fit with ``-1`` rows and the corpus
         graph, which then keeps its starting point. See :doc:`user_guide`,
         "Few labeled rows" and "Semi-supervised fits with ``-1``".
@@ -381,9 +380,6 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         of fold), ``start_accuracy``, ``epoch_accuracy`` (pooled, after
         each epoch of ``max_epochs``), ``long_epoch_accuracy`` (the same for
         the schedule four times as long, or None when it was not tried),
-        ``start_log_loss``, ``epoch_log_loss`` and ``long_epoch_log_loss``
-        (the pooled mean log-loss of the same predictions), ``chosen_by``
-        (``"log_loss"``, or ``"accuracy"`` in a fit with ``-1`` rows),
         ``schedule_epochs`` (the length of the schedule the fit trained on)
         and ``chosen_epochs`` (epochs of that schedule; 0: none); None
         otherwise.
@@ -849,42 +845,34 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         (the encoder with its closed-form head, and the corpus graph where
         the fit's inference uses it) and at the start (the same on the
         pre-trained encoder). Pooled over the folds, every labeled row has
-        one out-of-fold prediction per epoch.
+        one out-of-fold prediction per epoch: the epoch count with the best
+        pooled accuracy is chosen, and 0 (the pre-trained encoder, no
+        fine-tuning) replaces it as :func:`skgloss.training.start_point_wins`
+        says: when the start is better beyond paired noise or, in a fit with
+        ``-1`` rows, unless the chosen count has the better pooled accuracy
+        (ties keep the start).
 
-        In a fit without ``-1`` rows the epoch count with the lowest pooled
-        log-loss is chosen: a few dozen rows move accuracy in steps of one
-        row, so an accuracy curve's peak is mostly which row flipped
-        (:doc:`user_guide`, "Few labeled rows"). While that log-loss is
-        still at its lowest after the last epoch, the folds also run a
-        schedule :data:`_LONG_SCHEDULE_FACTOR` times as long (its own
-        warm-up and decay); it replaces the first when its lowest pooled
-        log-loss is lower, and the final fit then runs on that schedule,
-        stopped after the chosen count. 0 (the pre-trained encoder, no
-        fine-tuning) replaces the chosen count when it gets more rows right
-        beyond paired noise (:func:`skgloss.training.start_point_wins`).
-
-        In a fit with ``-1`` rows the start (label spreading on the
-        pre-trained encoder) is the incumbent: the epoch count with the best
-        pooled accuracy is chosen, and 0 replaces it unless that count has
-        the better pooled accuracy (ties keep the start).
+        In a fit without ``-1`` rows whose pooled accuracy is still at its
+        best after the last epoch, the folds also run a schedule
+        :data:`_LONG_SCHEDULE_FACTOR` times as long (its own warm-up and
+        decay); it replaces the first when its best pooled accuracy is
+        higher, and the final fit then runs on that schedule, stopped after
+        the chosen count.
         """
-        start, epochs, start_loss, epoch_loss = self._out_of_fold_curves(
-            texts, classes, y_idx, folds, seed, device, precision, sample_weight, warm, self.max_epochs)
+        start, epochs = self._out_of_fold_curves(texts, classes, y_idx, folds, seed, device, precision,
+                                                 sample_weight, warm, self.max_epochs)
         accuracy = [float(np.mean(c)) for c in epochs]
         incumbent = self._start_is_incumbent(y_idx)
-        # the curve the choice maximises: pooled accuracy with -1 rows, minus the pooled log-loss without
-        score = accuracy if incumbent else [-x for x in epoch_loss]
-        schedule, long_accuracy, long_loss, curve = self.max_epochs, None, None, score
-        if not incumbent and score and score[-1] >= max(score):
+        schedule, long_accuracy, curve = self.max_epochs, None, accuracy
+        if not incumbent and accuracy and accuracy[-1] >= max(accuracy):
             longer = self.max_epochs * _LONG_SCHEDULE_FACTOR
-            logger.info("out-of-fold log-loss still at its lowest after epoch %d: trying %d epochs",
-                        self.max_epochs, longer)
-            _, long_epochs, _, long_loss = self._out_of_fold_curves(
-                texts, classes, y_idx, folds, seed, device, precision, sample_weight, warm, longer)
+            logger.info("out-of-fold accuracy still at its best after epoch %d: trying %d epochs", self.max_epochs,
+                        longer)
+            _, long_epochs = self._out_of_fold_curves(texts, classes, y_idx, folds, seed, device, precision,
+                                                      sample_weight, warm, longer)
             long_accuracy = [float(np.mean(c)) for c in long_epochs]
-            long_score = [-x for x in long_loss]
-            if long_score and max(long_score) > max(score):
-                schedule, epochs, curve = longer, long_epochs, long_score
+            if long_accuracy and max(long_accuracy) > max(accuracy):
+                schedule, epochs, curve = longer, long_epochs, long_accuracy
         chosen = int(np.argmax(curve)) + 1 if curve else 0
         # With -1 rows the start is the incumbent, but out of fold on every labeled row the better pooled
         # accuracy decides (ties keep the start): the noise margin kept the start on MR (20 % of 2,000 labels)
@@ -893,21 +881,17 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                                        z=0.0 if incumbent else MARGIN_Z):
             chosen = 0
         logger.info("cross-validated choice (%d folds, %d labeled rows): %d epochs of a %d-epoch schedule "
-                    "(start %.4f, epochs %s; log-loss start %.4f, epochs %s)", len(folds), len(start), chosen,
-                    schedule, float(np.mean(start)), " ".join(f"{a:.4f}" for a in accuracy), start_loss,
-                    " ".join(f"{x:.4f}" for x in epoch_loss))
+                    "(start %.4f, epochs %s)", len(folds), len(start), chosen, schedule, float(np.mean(start)),
+                    " ".join(f"{a:.4f}" for a in curve))
         return {"n_folds": len(folds), "n_rows": int(len(start)), "start_accuracy": float(np.mean(start)),
-                "epoch_accuracy": accuracy, "long_epoch_accuracy": long_accuracy, "start_log_loss": start_loss,
-                "epoch_log_loss": epoch_loss, "long_epoch_log_loss": long_loss,
-                "chosen_by": "accuracy" if incumbent else "log_loss", "schedule_epochs": schedule,
+                "epoch_accuracy": accuracy, "long_epoch_accuracy": long_accuracy, "schedule_epochs": schedule,
                 "chosen_epochs": chosen}
 
     def _out_of_fold_curves(self, texts, classes, y_idx, folds, seed, device, precision, sample_weight, warm,
                             max_epochs):
-        """``(start, epochs, start_loss, epoch_loss)``: which labeled rows are right out of fold at the start
-        and after each epoch of a ``max_epochs`` schedule (bool arrays over the pooled fold rows), and the
-        pooled mean log-loss of the same predictions (floats)."""
-        start, per_epoch, start_loss, per_epoch_loss = [], [], [], []
+        """``(start, epochs)``: which labeled rows are right out of fold at the start and after each epoch
+        of a ``max_epochs`` schedule (bool arrays over the pooled fold rows)."""
+        start, per_epoch = [], []
         for k, fold in enumerate(folds):
             train_rows = np.setdiff1d(np.arange(len(texts)), fold)
             _, result = self._train(texts, classes, y_idx, train_rows, fold, seed, device, precision,
@@ -915,15 +899,10 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                                     warm=warm, warn=False)
             start.append(result.start_correct)
             per_epoch.append(result.epoch_correct)
-            start_loss.append(result.start_log_loss)
-            per_epoch_loss.append(result.epoch_log_loss)
             logger.info("fold %d/%d (%d epochs): start %.4f, epochs %s", k + 1, len(folds), max_epochs,
                         float(np.mean(start[-1])), " ".join(f"{np.mean(c):.4f}" for c in per_epoch[-1]))
         n_epochs = min(len(e) for e in per_epoch)
-        sizes = np.array([len(fold) for fold in folds], dtype=np.float64)
-        pooled = lambda losses: float(np.dot(sizes, losses) / sizes.sum())  # noqa: E731  (a mean over rows)
-        return (np.concatenate(start), [np.concatenate([e[i] for e in per_epoch]) for i in range(n_epochs)],
-                pooled(start_loss), [pooled([e[i] for e in per_epoch_loss]) for i in range(n_epochs)])
+        return np.concatenate(start), [np.concatenate([e[i] for e in per_epoch]) for i in range(n_epochs)]
 
     def _train(self, texts, classes, y_idx, train_rows, val_rows, seed, device, precision, *, callbacks=(),
                checkpoints=None, resume_state=None, stop_after=None, max_epochs=None, n_iter_no_change="same",

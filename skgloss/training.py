@@ -167,8 +167,6 @@ class TrainingResult:
     #: the model a fit without validation would ship (the closed-form head where ``refit_head``) did.
     start_correct: np.ndarray | None = None
     epoch_correct: list = field(default_factory=list)
-    #: After each epoch, the mean validation log-loss of that same model (the one ``epoch_correct`` scores).
-    epoch_log_loss: list = field(default_factory=list)
 
 
 class _TermSums:
@@ -556,7 +554,6 @@ def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_row
                 if better_beyond_noise(refit_scores[2], trained_correct):
                     name, shipped["head"], (score, log_loss, correct) = "refit", refit, refit_scores
             result.epoch_correct.append(trained_correct if refit is None else refit_scores[2])
-            result.epoch_log_loss.append(log_loss if refit is None else refit_scores[1])
             record["val_score"], record["val_log_loss"], record["head"] = score, log_loss, name
         record["seconds"] = time.perf_counter() - start
         result.history.append(record)

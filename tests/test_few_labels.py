@@ -16,9 +16,8 @@ def test_the_epoch_count_is_chosen_out_of_fold(tiny_bert):
     clf = GLossTextClassifier(tiny_bert, **FEW, learning_rate=2e-3).fit(X, y)
     cv = clf.cv_results_
     assert cv["n_folds"] == 3 and cv["n_rows"] == 16 and len(cv["epoch_accuracy"]) == 3
-    assert cv["chosen_by"] == "log_loss" and len(cv["epoch_log_loss"]) == 3
-    curve = cv["epoch_log_loss"] if cv["schedule_epochs"] == 3 else cv["long_epoch_log_loss"]
-    assert cv["chosen_epochs"] in (0, int(np.argmin(curve)) + 1)
+    best = int(np.argmax(cv["epoch_accuracy"])) + 1
+    assert cv["chosen_epochs"] in (0, best)
     assert clf.n_iter_ == cv["chosen_epochs"] == len(clf.history_)
     assert clf.best_epoch_ is None and clf.start_score_ is None  # the final fit had no validation rows
 
@@ -56,11 +55,10 @@ def test_a_curve_still_at_its_best_after_the_last_epoch_tries_a_longer_schedule(
     cv = clf.cv_results_
     assert len(cv["epoch_accuracy"]) == 1 and len(cv["long_epoch_accuracy"]) == 4
     assert schedules == [1, 1, 1, 4, 4, 4, cv["schedule_epochs"]]  # 3 folds, 3 folds, the final fit
-    assert len(cv["long_epoch_log_loss"]) == 4
-    longer_wins = min(cv["long_epoch_log_loss"]) < min(cv["epoch_log_loss"])
+    longer_wins = max(cv["long_epoch_accuracy"]) > max(cv["epoch_accuracy"])
     assert cv["schedule_epochs"] == (4 if longer_wins else 1)
-    curve = cv["long_epoch_log_loss"] if longer_wins else cv["epoch_log_loss"]
-    assert cv["chosen_epochs"] in (0, int(np.argmin(curve)) + 1)
+    curve = cv["long_epoch_accuracy"] if longer_wins else cv["epoch_accuracy"]
+    assert cv["chosen_epochs"] in (0, int(np.argmax(curve)) + 1)
     assert clf.n_iter_ == cv["chosen_epochs"]
 
 
@@ -75,8 +73,6 @@ def test_a_semi_supervised_fit_tries_no_longer_schedule(tiny_bert, monkeypatch):
     cv = clf.cv_results_
     assert cv["long_epoch_accuracy"] is None and cv["schedule_epochs"] == 1
     assert schedules == [1, 1, 1, 1]
-    assert cv["chosen_by"] == "accuracy"
-    assert cv["chosen_epochs"] in (0, int(np.argmax(cv["epoch_accuracy"])) + 1)
 
 
 @pytest.mark.parametrize("setting, why", [
@@ -148,44 +144,3 @@ def test_the_choice_survives_saving(tiny_bert, tmp_path):
     assert (f"| epochs chosen | {cv['chosen_epochs']} of a {cv['schedule_epochs']}-epoch schedule, by "
             f"{cv['n_folds']}-fold cross-validation on the {cv['n_rows']} labeled texts |"
             in (tmp_path / "m" / "README.md").read_text())
-
-
-def _fake_curves(accuracy, log_loss, n_rows=60):
-    """``_out_of_fold_curves`` stand-in: pooled curves with the given accuracy and log-loss per epoch."""
-    def correct(a):
-        return np.arange(n_rows) < round(a * n_rows)
-
-    def curves(self, *args):
-        return correct(0.5), [correct(a) for a in accuracy], 0.69, list(log_loss)
-    return curves
-
-
-@pytest.mark.parametrize("unlabeled, chosen", [(False, 3), (True, 1)])
-def test_without_minus_one_rows_the_lowest_log_loss_chooses(monkeypatch, unlabeled, chosen):
-    """Accuracy peaks after epoch 1 by one row while the log-loss falls to epoch 3: a fit without -1 rows
-    follows the log-loss; with -1 rows the accuracy (the start, label spreading, is the incumbent)."""
-    monkeypatch.setattr(GLossTextClassifier, "_out_of_fold_curves",
-                        _fake_curves([0.75, 0.7333, 0.7333, 0.7333], [0.60, 0.55, 0.50, 0.52]))
-    y = np.r_[np.arange(60) % 2, np.full(20 if unlabeled else 0, -1)]
-    clf = GLossTextClassifier(max_epochs=4)
-    cv = clf._cross_validate_epochs(None, np.array(["a", "b"]), y, [np.arange(60)], 0, None, None)
-    assert cv["chosen_epochs"] == chosen and cv["schedule_epochs"] == 4
-    assert cv["chosen_by"] == ("accuracy" if unlabeled else "log_loss")
-
-
-def test_a_longer_schedule_wins_on_a_lower_log_loss(monkeypatch):
-    """The log-loss still falls after the last epoch: the schedule four times as long is tried and kept
-    where its lowest log-loss is lower, whatever its accuracy."""
-    calls = []
-
-    def curves(self, texts, classes, y_idx, folds, seed, device, precision, sample_weight, warm, max_epochs):
-        calls.append(max_epochs)
-        if max_epochs == 1:
-            return _fake_curves([0.8], [0.5])(self)
-        return _fake_curves([0.7, 0.7, 0.75, 0.7], [0.48, 0.45, 0.47, 0.49])(self)
-
-    monkeypatch.setattr(GLossTextClassifier, "_out_of_fold_curves", curves)
-    cv = GLossTextClassifier(max_epochs=1)._cross_validate_epochs(None, np.array(["a", "b"]),
-                                                                   np.arange(60) % 2, [np.arange(60)], 0, None, None)
-    assert calls == [1, 4]
-    assert cv["schedule_epochs"] == 4 and cv["chosen_epochs"] == 2
