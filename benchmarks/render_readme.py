@@ -301,6 +301,9 @@ MARKDOWN = {
                        "plot in `benchmarks/results/label_scarcity.png`.", None),
     "few_shot": ("`python benchmarks/few_shot.py` (then `--render`); one JSON per run in "
                  "`benchmarks/results/runs/few_shot/`.", None),
+    "extra_seeds": ("`python benchmarks/extra_seeds.py` from the cells of seeds 0-2 and those of seeds 3-9 in "
+                    "`benchmarks/results/runs/extra_seeds/` and `benchmarks/results/runs/few_shot_extra_seeds/`.",
+                    None),
     "sweep": ("`python benchmarks/sweep.py` (then `--render`); development texts only, one JSON per cell in "
               "`benchmarks/results/runs/sweep/`.", None),
     "data_parallel": ("`python benchmarks/data_parallel.py` (then `--render`); one JSON per fit in "
@@ -320,6 +323,7 @@ SECTIONS = [
     ("accuracy_cpu", "Five datasets, every loss (cpu profile)"),
     ("label_scarcity", "Label scarcity"),
     ("few_shot", "Few shots"),
+    ("extra_seeds", "The accuracy bars with ten seeds"),
     ("sweep", "Settings swept on development texts"),
     ("data_parallel", "Data-parallel fits: 2 processes against 1"),
     ("step_time", "Training-step time over cross-entropy"),
