@@ -13,10 +13,13 @@ Run the cells, then render::
 
     skgloss bench --profile cpu --datasets mr --variants ce gloss --seeds 3 4 5 6 7 8 9 \\
         --runs-dir benchmarks/results/runs/extra_seeds
-    python benchmarks/few_shot.py --datasets mr --shots 32 --unlabeled 0 --seeds 3 4 5 6 7 8 9 \\
+    python benchmarks/few_shot.py --datasets mr --shots 8 32 --unlabeled 0 1000 --seeds 3 4 5 6 7 8 9 \\
         --runs-dir benchmarks/results/runs/few_shot_extra_seeds --out /tmp/few_shot_extra.md
-    (likewise R8 32 per class, MR 8 per class with and without --unlabeled 1000)
+    python benchmarks/few_shot.py --datasets r8 --shots 8 32 --unlabeled 0 --methods lr-frozen skgloss \\
+        --seeds 3 4 5 6 7 8 9 --runs-dir benchmarks/results/runs/few_shot_extra_seeds --out /tmp/few_shot_extra.md
     python benchmarks/extra_seeds.py
+
+(Run so far: all of these, and R8 32 per class with ``--unlabeled 1000`` at seed 3.)
 
 Writes ``benchmarks/results/extra_seeds.md``.
 """
