@@ -52,8 +52,8 @@ METHODS = ("lr-frozen", "setfit", "skgloss")
 SKGLOSS_SETTING = {"max_length": MAX_LENGTH}
 
 
-def cell_path(dataset, shots, unlabeled, method, seed, runs=RUNS):
-    return Path(runs) / f"{dataset}__{shots}shot__unl{unlabeled}__{method}__seed{seed}.json"
+def cell_path(dataset, shots, unlabeled, method, seed, runs=None):
+    return Path(RUNS if runs is None else runs) / f"{dataset}__{shots}shot__unl{unlabeled}__{method}__seed{seed}.json"
 
 
 def draw(dataset, shots, unlabeled, seed, data):
@@ -144,8 +144,8 @@ def _table_row(recs, key, metric):
             f"{len(rs)} | {paired} |")
 
 
-def render(out=RESULTS / "few_shot.md", runs=RUNS):
-    runs, out = Path(runs), Path(out)
+def render(out=RESULTS / "few_shot.md", runs=None):
+    runs, out = Path(RUNS if runs is None else runs), Path(out)
     recs = [json.loads(p.read_text()) for p in sorted(runs.glob("*.json"))]
     where = runs.resolve().relative_to(HERE.parent) if runs.resolve().is_relative_to(HERE.parent) else runs
     lines = ["# Few shots", "", "Test accuracy (%), mean ± std over seeds (n), 1,000 test texts, all-MiniLM-L6-v2, "
@@ -192,7 +192,7 @@ def main(argv=None):
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--setfit-max-steps", type=int, default=300)
     p.add_argument("--data-home", default=data_home())
-    p.add_argument("--runs-dir", default=str(RUNS), help="where cell files go (default: %(default)s)")
+    p.add_argument("--runs-dir", default=None, help=f"where cell files go (default: {RUNS})")
     p.add_argument("--out", default=str(RESULTS / "few_shot.md"), help="the rendered table (default: %(default)s)")
     p.add_argument("--render", action="store_true")
     ARGS = p.parse_args(argv)
