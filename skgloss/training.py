@@ -526,7 +526,7 @@ def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_row
                 sums.add(name, value, present.get(name))
             n_steps += 1
             if n_steps % _BAR_EVERY == 0 and not bar.disable:
-                bar.set_postfix(loss=f"{float(terms['loss']):.4f}")
+                bar.set_postfix(loss=f"{float(terms['loss'].detach()):.4f}")
         record = {"epoch": epoch, **sums.means(), "steps": n_steps}
         record.update({k: v - counters_before[k] for k, v in objective.counters().items()})
         if not math.isfinite(record.get("loss", 0.0)):

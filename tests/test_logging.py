@@ -58,6 +58,21 @@ def test_verbose_1_shows_epochs_on_stderr_without_logging_configured(tiny_bert, 
     assert ("[skgloss] epoch 1:" in err) is bool(verbose)
 
 
+def test_progress_bar_reads_the_loss_without_a_torch_warning(tiny_bert, monkeypatch):
+    # the bar shows the loss every _BAR_EVERY steps: reading a tensor that still needs grad made torch warn
+    import warnings
+
+    from skgloss import training
+
+    monkeypatch.setattr(training, "_BAR_EVERY", 1)
+    X, y = make_texts(8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf = GLossTextClassifier(tiny_bert, max_epochs=1, max_length=16, batch_size=4, random_state=0,
+                                  validation_fraction=0.0, verbose=1).fit(X, y)
+    assert clf.history_[0]["steps"] >= 2
+
+
 def test_fit_at_verbose_2_logs_corpus_graph_refreshes(tiny_bert, caplog):
     X, y = make_texts(8)
     y = y.copy()
