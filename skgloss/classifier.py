@@ -16,7 +16,7 @@ import warnings
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
-from sklearn.model_selection import RepeatedStratifiedKFold, train_test_split
+from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
@@ -61,11 +61,6 @@ _MIN_AUTO_VALIDATION_ROWS = 30
 _MIN_AUTO_VALIDATION_ROWS_INCUMBENT = 200
 #: Below that: at most this many cross-validation folds choose the number of epochs.
 _SELECTION_FOLDS = 3
-#: In a fully labeled fit, the folds are drawn this many times (each split a partition of the labeled rows),
-#: and every row's out-of-fold correctness is its mean over the repeats: one split of 16-256 rows moves the
-#: pooled curve by a row or two, which decided how many epochs MR's 32-per-class fits kept (user guide,
-#: "Few labeled rows"). Fits with ``-1`` rows draw them once.
-_SELECTION_REPEATS = 2
 #: In a fully labeled fit whose epochs are cross-validated, a schedule this many times ``max_epochs`` long is
 #: tried as well when the pooled out-of-fold accuracy is still at its best after the last epoch: with tens of
 #: labeled rows an epoch is one or two optimizer steps (development texts, 3 seeds: MR with 32 labeled texts
@@ -822,8 +817,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             logger.info("no cross-validated choice of epochs: a class has fewer than two labeled rows")
             return None
         n_folds = int(min(_SELECTION_FOLDS, counts.min()))
-        repeats = 1 if self._start_is_incumbent(y_idx) else _SELECTION_REPEATS
-        splitter = RepeatedStratifiedKFold(n_splits=n_folds, n_repeats=repeats, random_state=seed)
+        splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
         return [labeled[fold] for _, fold in splitter.split(labeled, y_idx[labeled])]
 
     def _start_stays_unchallenged(self, y_idx, val_rows):
@@ -886,20 +880,17 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         if chosen and start_point_wins(start, epochs[chosen - 1], incumbent=incumbent,
                                        z=0.0 if incumbent else MARGIN_Z):
             chosen = 0
-        logger.info("cross-validated choice (%d fold fits, %d labeled rows): %d epochs of a %d-epoch schedule "
+        logger.info("cross-validated choice (%d folds, %d labeled rows): %d epochs of a %d-epoch schedule "
                     "(start %.4f, epochs %s)", len(folds), len(start), chosen, schedule, float(np.mean(start)),
                     " ".join(f"{a:.4f}" for a in curve))
-        repeats = int(round(sum(len(f) for f in folds) / len(start)))
-        return {"n_folds": len(folds) // repeats, "n_repeats": repeats, "n_rows": int(len(start)),
-                "start_accuracy": float(np.mean(start)),
+        return {"n_folds": len(folds), "n_rows": int(len(start)), "start_accuracy": float(np.mean(start)),
                 "epoch_accuracy": accuracy, "long_epoch_accuracy": long_accuracy, "schedule_epochs": schedule,
                 "chosen_epochs": chosen}
 
     def _out_of_fold_curves(self, texts, classes, y_idx, folds, seed, device, precision, sample_weight, warm,
                             max_epochs):
-        """``(start, epochs)``: how often each labeled row is right out of fold at the start and after each
-        epoch of a ``max_epochs`` schedule (float arrays over the labeled rows: the share of the fold repeats
-        that scored it right)."""
+        """``(start, epochs)``: which labeled rows are right out of fold at the start and after each epoch
+        of a ``max_epochs`` schedule (bool arrays over the pooled fold rows)."""
         start, per_epoch = [], []
         for k, fold in enumerate(folds):
             train_rows = np.setdiff1d(np.arange(len(texts)), fold)
@@ -911,13 +902,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             logger.info("fold %d/%d (%d epochs): start %.4f, epochs %s", k + 1, len(folds), max_epochs,
                         float(np.mean(start[-1])), " ".join(f"{np.mean(c):.4f}" for c in per_epoch[-1]))
         n_epochs = min(len(e) for e in per_epoch)
-        rows = np.concatenate(folds)
-        _, row_of, n_repeats = np.unique(rows, return_inverse=True, return_counts=True)
-
-        def per_row(correct):  # each labeled row's mean correctness over the repeats of the folds
-            return np.bincount(row_of, weights=np.concatenate(correct).astype(float)) / n_repeats
-
-        return per_row(start), [per_row([e[i] for e in per_epoch]) for i in range(n_epochs)]
+        return np.concatenate(start), [np.concatenate([e[i] for e in per_epoch]) for i in range(n_epochs)]
 
     def _train(self, texts, classes, y_idx, train_rows, val_rows, seed, device, precision, *, callbacks=(),
                checkpoints=None, resume_state=None, stop_after=None, max_epochs=None, n_iter_no_change="same",

@@ -66,9 +66,8 @@ def model_card(est, params: dict, title: str = "skgloss model") -> str:
         schedule = cv.get("schedule_epochs")
         rows.append(("epochs chosen", f"{cv['chosen_epochs']}"
                                       + (f" of a {schedule}-epoch schedule" if schedule else "")
-                                      + f", by {cv['n_folds']}-fold cross-validation"
-                                      + (f" ({cv['n_repeats']} splits)" if cv.get("n_repeats", 1) > 1 else "")
-                                      + f" on the {cv['n_rows']} labeled texts"))
+                                      + f", by {cv['n_folds']}-fold cross-validation on the {cv['n_rows']} labeled "
+                                        "texts"))
     kept = _kept_validation(est)
     if kept is None:
         rows.append(("validation", "none (every labeled text trained; the last epoch is kept)"))

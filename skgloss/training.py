@@ -331,16 +331,15 @@ def better_beyond_noise(challenger_correct, incumbent_correct, z=MARGIN_Z):
 
     Parameters
     ----------
-    challenger_correct, incumbent_correct : bool or float arrays, shape (n_val,)
-        Which validation rows each candidate classifies correctly; or, for
-        out-of-fold rows scored by several fold repeats, the share of them
-        that got the row right (``b`` and ``c`` then sum the per-row
-        differences of either sign).
+    challenger_correct, incumbent_correct : bool arrays, shape (n_val,)
+        Which validation rows each candidate classifies correctly.
     z : float, default=MARGIN_Z
         The margin in standard errors (1.645: a one-sided 5 % test).
     """
-    gain = np.asarray(challenger_correct, float) - np.asarray(incumbent_correct, float)
-    b, c = float(gain[gain > 0].sum()), float(-gain[gain < 0].sum())
+    challenger_correct = np.asarray(challenger_correct, bool)
+    incumbent_correct = np.asarray(incumbent_correct, bool)
+    b = int(np.sum(challenger_correct & ~incumbent_correct))
+    c = int(np.sum(incumbent_correct & ~challenger_correct))
     return b - c > z * math.sqrt(b + c)
 
 

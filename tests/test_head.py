@@ -145,15 +145,6 @@ def test_each_epoch_keeps_the_refit_head_only_when_it_is_better_beyond_noise(tin
         assert h["val_score"] == h[f"val_score_{h['head']}"]
 
 
-def test_better_beyond_noise_weighs_rows_scored_by_several_fold_splits():
-    # a row two splits scored right once counts half: 40 such gains are 20 rows' worth, beyond noise
-    assert better_beyond_noise(np.ones(40), np.full(40, 0.5))
-    assert not better_beyond_noise(np.ones(4), np.full(4, 0.5))  # 2 rows' worth: 2 < 1.645 * sqrt(2)
-    challenger, incumbent = np.r_[[True] * 66, [False] * 34], np.r_[[True] * 50, [False] * 50]
-    assert better_beyond_noise(challenger.astype(float), incumbent.astype(float)) == better_beyond_noise(
-        challenger, incumbent)
-
-
 def test_better_beyond_noise_is_a_one_sided_paired_test():
     trained = np.array([True] * 60 + [False] * 40)
     # refit fixes 6 rows the trained head got wrong: b=6, c=0 -> 6 > 1.645*sqrt(6)=4.03
