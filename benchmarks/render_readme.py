@@ -304,6 +304,8 @@ MARKDOWN = {
     "extra_seeds": ("`python benchmarks/extra_seeds.py` from the cells of seeds 0-2 and those of seeds 3-9 in "
                     "`benchmarks/results/runs/extra_seeds/` and `benchmarks/results/runs/few_shot_extra_seeds/`.",
                     None),
+    "step_budget": ("`python benchmarks/step_budget.py` from the sweep's development cells in "
+                    "`benchmarks/results/runs/sweep/`.", None),
     "sweep": ("`python benchmarks/sweep.py` (then `--render`); development texts only, one JSON per cell in "
               "`benchmarks/results/runs/sweep/`.", None),
     "data_parallel": ("`python benchmarks/data_parallel.py` (then `--render`); one JSON per fit in "
@@ -324,6 +326,7 @@ SECTIONS = [
     ("label_scarcity", "Label scarcity"),
     ("few_shot", "Few shots"),
     ("extra_seeds", "The accuracy bars with ten seeds"),
+    ("step_budget", "Few shots: a fixed budget of 128 optimizer steps"),
     ("sweep", "Settings swept on development texts"),
     ("data_parallel", "Data-parallel fits: 2 processes against 1"),
     ("step_time", "Training-step time over cross-entropy"),
