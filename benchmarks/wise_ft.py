@@ -16,12 +16,18 @@ chooses nothing, hold up where the cross-validated choice of epochs cannot
 rank recipes (64-256 labeled rows)?
 
 One JSON per (dataset, shots, seed) under ``benchmarks/results/runs/wise_ft/``;
-``--render`` writes ``benchmarks/results/wise_ft.md``.
+``--render`` writes ``benchmarks/results/wise_ft.md``. With ``--steps N`` the
+fits run about N optimizer steps to the end instead, nothing chosen
+(``max_epochs = ceil(N / ceil(n_labeled / 32))``, ``validation_fraction=0``;
+``benchmarks/step_budget.py``), their cells under ``runs/wise_ft_stepsN/`` and
+the table in ``results/wise_ft_stepsN.md``.
 
 Usage::
 
     python benchmarks/wise_ft.py --datasets mr r8 --shots 32 8 --seeds 0 1 2
     python benchmarks/wise_ft.py --render
+    python benchmarks/wise_ft.py --datasets mr r8 --shots 32 8 --seeds 0 1 2 --steps 128
+    python benchmarks/wise_ft.py --render --steps 128
 """
 
 import argparse
@@ -54,7 +60,12 @@ def interpolated(pretrained, finetuned, alpha):
     return model.eval()
 
 
-def run_cell(dataset, shots, seed, data):
+def step_budget_params(n_labeled, steps, batch_size=32):
+    """Estimator parameters of a fit of about ``steps`` optimizer steps run to its end, nothing chosen."""
+    return {"max_epochs": -(-steps // -(-n_labeled // batch_size)), "validation_fraction": 0.0}
+
+
+def run_cell(dataset, shots, seed, data, steps=None):
     import torch
 
     from skgloss import GLossTextClassifier
@@ -64,7 +75,8 @@ def run_cell(dataset, shots, seed, data):
     args = argparse.Namespace(shots=shots, unlabeled=0, fraction=None, pool=None, n_dev=500, data_home=data)
     X, y, Xd, yd = splits(dataset, seed, args)
     t0 = time.perf_counter()
-    clf = GLossTextClassifier(MODEL, max_length=MAX_LENGTH, random_state=seed).fit(X, y)
+    params = {} if steps is None else step_budget_params(len(X), steps)
+    clf = GLossTextClassifier(MODEL, max_length=MAX_LENGTH, random_state=seed, **params).fit(X, y)
     fit_s = time.perf_counter() - t0
     shipped = dev_scores(clf.predict(Xd), yd)
     pretrained, tokenizer = load_encoder(MODEL)
@@ -82,22 +94,30 @@ def run_cell(dataset, shots, seed, data):
             logits = head(torch.as_tensor(embed(Xd), dtype=torch.float32)).numpy()
         by_alpha[str(alpha)] = dev_scores(clf.classes_[np.argmax(logits, axis=1)], yd)
     return {"dataset": dataset, "shots": shots, "seed": seed, "n_train": len(X), "n_dev": len(Xd),
-            "shipped": shipped, "by_alpha": by_alpha, "cv_results": clf.cv_results_, "fit_seconds": fit_s,
+            "params": params, "shipped": shipped, "by_alpha": by_alpha, "cv_results": clf.cv_results_,
+            "fit_seconds": fit_s,
             "precision": clf.precision_, "machine": machine()}
 
 
-def cell_path(dataset, shots, seed):
-    return RUNS / f"{dataset}__{shots}shot__seed{seed}.json"
+def runs_dir(steps=None):
+    return RUNS if steps is None else RESULTS / "runs" / f"wise_ft_steps{steps}"
 
 
-def render():
-    records = [json.loads(p.read_text()) for p in sorted(RUNS.glob("*.json"))]
-    lines = ["# Few shots: the fine-tuned encoder interpolated towards the pre-trained one (development texts)", "",
+def cell_path(dataset, shots, seed, steps=None):
+    return runs_dir(steps) / f"{dataset}__{shots}shot__seed{seed}.json"
+
+
+def render(steps=None):
+    records = [json.loads(p.read_text()) for p in sorted(runs_dir(steps).glob("*.json"))]
+    title = "" if steps is None else f", fits of about {steps} optimizer steps run to the end"
+    lines = ["# Few shots: the fine-tuned encoder interpolated towards the pre-trained one (development "
+             f"texts{title})", "",
              "Development accuracy (%) on 500 texts outside the labeled ones, no `-1` rows, all-MiniLM-L6-v2, "
              "max_length 64; a: the weight of the fine-tuned encoder (0: the pre-trained encoder, 1: the "
              "fine-tuned one), each with the estimator's closed-form head refit on the labeled texts; `shipped`: "
              "what the fit itself predicts. Mean over seeds, then the per-seed values. Rendered by "
-             "`python benchmarks/wise_ft.py --render` from `benchmarks/results/runs/wise_ft/`.", "",
+             f"`python benchmarks/wise_ft.py --render{'' if steps is None else f' --steps {steps}'}` from "
+             f"`benchmarks/results/runs/{runs_dir(steps).name}/`.", "",
              "| dataset | labeled / class | seeds | shipped | " + " | ".join(f"a = {a:g}" for a in ALPHAS) + " |",
              "|---|---|---|---|" + "---|" * len(ALPHAS)]
     cells = {}
@@ -113,7 +133,7 @@ def render():
         row += [fmt([r["by_alpha"][str(a)]["dev_accuracy"] for r in rs]) for a in ALPHAS]
         lines.append(f"| {dataset} | {shots} | {', '.join(str(r['seed']) for r in rs)} | " + " | ".join(row) + " |")
     text = "\n".join(lines) + "\n"
-    (RESULTS / "wise_ft.md").write_text(text)
+    (RESULTS / ("wise_ft.md" if steps is None else f"wise_ft_steps{steps}.md")).write_text(text)
     return text
 
 
@@ -124,20 +144,21 @@ def main(argv=None):
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--data-home", default=data_home())
     p.add_argument("--render", action="store_true")
+    p.add_argument("--steps", type=int, default=None, help="fit for about this many optimizer steps, nothing chosen")
     args = p.parse_args(argv)
     if not args.render:
         for seed in args.seeds:
             for dataset in args.datasets:
                 for shots in args.shots:
-                    path = cell_path(dataset, shots, seed)
+                    path = cell_path(dataset, shots, seed, args.steps)
                     if path.is_file():
                         continue
-                    record = run_cell(dataset, shots, seed, args.data_home)
+                    record = run_cell(dataset, shots, seed, args.data_home, args.steps)
                     write_cell(path, record)
                     print(f"{dataset} {shots}/class seed {seed}: shipped {record['shipped']['dev_accuracy']:.4f}, "
                           + ", ".join(f"a={a}: {v['dev_accuracy']:.4f}" for a, v in record["by_alpha"].items()),
                           flush=True)
-    print(render())
+    print(render(args.steps))
     return 0
 
 
