@@ -67,7 +67,7 @@ def test_progress_bar_reads_the_loss_without_a_torch_warning(tiny_bert, monkeypa
     monkeypatch.setattr(training, "_BAR_EVERY", 1)
     X, y = make_texts(8)
     with warnings.catch_warnings():
-        warnings.simplefilter("error")
+        warnings.filterwarnings("error", message=".*requires_grad=True to a scalar")
         clf = GLossTextClassifier(tiny_bert, max_epochs=1, max_length=16, batch_size=4, random_state=0,
                                   validation_fraction=0.0, verbose=1).fit(X, y)
     assert clf.history_[0]["steps"] >= 2
