@@ -10,7 +10,9 @@ with nothing held out and nothing chosen (``validation_fraction=0``, the
 closed-form head on the last epoch's embeddings), and both against logistic
 regression on the frozen encoder and SetFit where those cells exist. It is a
 measurement, not a setting of the estimator: the epochs come from the
-labeled-row count (64 epochs for 64 rows, 128 for 16, 16 for 256).
+labeled-row count (64 epochs for 64 rows, 128 for 16, 16 for 256, 26 for
+20NG's 160). 20NG (20 classes, 8 labeled texts per class, seeds 0-2) is a
+third dataset, run with the defaults on the same code as its 128-step cells.
 
 Seeds 0-2 of the defaults are the rows ``defaults [long-schedule]``, seeds
 3-9 the rows ``defaults [seeds3-9]`` (package code of 631e84c; the seeds 0-2
@@ -28,6 +30,8 @@ Usage::
         --grid max_epochs=16 validation_fraction=0
     python benchmarks/sweep.py --datasets r8 --shots 8 --seeds 0 1 2 3 4 5 6 7 8 9 \\
         --grid max_epochs=64 validation_fraction=0
+    python benchmarks/sweep.py --datasets 20ng --shots 8 --seeds 0 1 2 --grid max_epochs=26 validation_fraction=0
+    python benchmarks/sweep.py --datasets 20ng --shots 8 --seeds 0 1 2  (and --grid baseline=lr-frozen)
     python benchmarks/sweep.py --datasets mr r8 --shots 32 --seeds 3 4 5 6 7 8 9 --grid baseline=lr-frozen
     (likewise 8 per class, and --grid baseline=setfit for MR 32 per class)
     python benchmarks/step_budget.py
@@ -49,7 +53,7 @@ RUNS = HERE / "results" / "runs" / "sweep"
 OUT = HERE / "results" / "step_budget.md"
 SEEDS = tuple(range(10))
 #: (dataset, labeled texts per class, epochs of about 128 steps on all its labeled rows at batch_size 32)
-CELLS = (("mr", 32, 64), ("mr", 8, 128), ("r8", 32, 16), ("r8", 8, 64))
+CELLS = (("mr", 32, 64), ("mr", 8, 128), ("r8", 32, 16), ("r8", 8, 64), ("20ng", 8, 26))
 
 
 def dev(name, seed):
@@ -59,6 +63,8 @@ def dev(name, seed):
 
 
 def _defaults(dataset, shots, seed):
+    if dataset == "20ng":  # run once, on the code of the 128-step cells
+        return dev(f"{dataset}__{shots}shot-unl0__defaults", seed)
     tag = "long-schedule" if seed < 3 else "seeds3-9"
     return dev(f"{dataset}__{shots}shot-unl0__defaults@{tag}", seed)
 
