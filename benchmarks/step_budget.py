@@ -69,6 +69,10 @@ def _defaults(dataset, shots, seed):
     return dev(f"{dataset}__{shots}shot-unl0__defaults@{tag}", seed)
 
 
+def _fixed(dataset, shots, epochs, seed):
+    return dev(f"{dataset}__{shots}shot-unl0__max_epochs={epochs},validation_fraction=0", seed)
+
+
 def _mean(values):
     values = [v for v in values if v is not None]
     return f"{np.mean(values):.2f} (n={len(values)})" if values else "not run"
@@ -96,21 +100,17 @@ def render(out=OUT):
              "| dataset | labeled / class | epochs (128 steps) | defaults | 128 steps | logistic regression | "
              "SetFit | 128 steps − defaults | 128 steps − logistic regression |",
              "|---|---|---|---|---|---|---|---|---|"]
+    per_seed = []
     for dataset, shots, epochs in CELLS:
         base = [_defaults(dataset, shots, s) for s in SEEDS]
-        fixed = [dev(f"{dataset}__{shots}shot-unl0__max_epochs={epochs},validation_fraction=0", s) for s in SEEDS]
+        fixed = [_fixed(dataset, shots, epochs, s) for s in SEEDS]
+        diffs = ["-" if a is None or b is None else f"{a - b:+.1f}" for a, b in zip(fixed, base)]
+        per_seed.append(f"- {dataset} {shots}/class: {', '.join(diffs)}")
         lr = [dev(f"{dataset}__{shots}shot-unl0__baseline=lr-frozen", s) for s in SEEDS]
         setfit = [dev(f"{dataset}__{shots}shot-unl0__baseline=setfit", s) for s in SEEDS]
         lines.append(f"| {dataset} | {shots} | {epochs} | {_mean(base)} | {_mean(fixed)} | {_mean(lr)} | "
                      f"{_mean(setfit)} | {_paired(fixed, base)} | {_paired(fixed, lr)} |")
-    lines += ["", "## Per seed", "", "`128 steps − defaults`, seeds 0-9 (`-` where not run):", ""]
-    for dataset, shots, epochs in CELLS:
-        per_seed = []
-        for s in SEEDS:
-            a = dev(f"{dataset}__{shots}shot-unl0__max_epochs={epochs},validation_fraction=0", s)
-            b = _defaults(dataset, shots, s)
-            per_seed.append("-" if a is None or b is None else f"{a - b:+.1f}")
-        lines.append(f"- {dataset} {shots}/class: {', '.join(per_seed)}")
+    lines += ["", "## Per seed", "", "`128 steps − defaults`, seeds 0-9 (`-` where not run):", "", *per_seed]
     Path(out).write_text("\n".join(lines) + "\n")
     return Path(out)
 

@@ -95,8 +95,7 @@ def run_cell(dataset, shots, seed, data, steps=None):
         by_alpha[str(alpha)] = dev_scores(clf.classes_[np.argmax(logits, axis=1)], yd)
     return {"dataset": dataset, "shots": shots, "seed": seed, "n_train": len(X), "n_dev": len(Xd),
             "params": params, "shipped": shipped, "by_alpha": by_alpha, "cv_results": clf.cv_results_,
-            "fit_seconds": fit_s,
-            "precision": clf.precision_, "machine": machine()}
+            "fit_seconds": fit_s, "precision": clf.precision_, "machine": machine()}
 
 
 def runs_dir(steps=None):
