@@ -58,7 +58,7 @@ from .inputs import class_aware_batches, device_batches, length_grouped_batches,
 from .losses import BatchContext, CrossEntropyLoss, GLoss, NeighbourKLLoss, SupConLoss
 
 __all__ = ["TrainingConfig", "TrainingResult", "make_objective", "epoch_batches", "training_step", "train",
-           "TRAINING_STATE_VERSION"]
+           "TRAINING_STATE_VERSION", "class_separation", "step_budget_epochs"]
 
 LOSSES = ("gloss", "ce", "supcon", "kl")
 BATCHING = ("random", "graph", "length", "class")
@@ -594,6 +594,58 @@ def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_row
     _warn_if_graph_term_idle(result.history, config)
     call_callbacks(callbacks, "on_fit_end", result.history)
     return result
+
+
+def class_separation(embeddings, y):
+    """How far apart an encoder puts the classes of labeled rows: a standardized mean difference.
+
+    With ``s_ij`` the cosine similarity of rows ``i`` and ``j`` (``i != j``),
+
+        d = (mean of s_ij over pairs of one class - mean of s_ij over pairs of two classes) / std of all s_ij
+
+    that is, by how many standard deviations of the pairwise similarities
+    two texts of one class are closer than two texts of different classes.
+    It is unchanged by any affine map of the similarities (an encoder whose
+    cosines all lie near 0.9 is judged like one whose cosines spread over
+    [0, 1]) and, unlike out-of-fold accuracy or the silhouette, it does
+    not fall with the number of classes: with all-MiniLM-L6-v2 and 8 or 32
+    labeled texts per class, MR (sentence sentiment) gave d from -0.06 to
+    0.15, and the topic datasets R8, R52, Ohsumed and 20NG from 0.74 to
+    1.92 (:doc:`user_guide`, "Optimizer steps, not epochs").
+
+    Parameters
+    ----------
+    embeddings : array of shape (n_rows, dim)
+        The rows' embeddings (any scale: they are normalised here). Memory
+        grows as ``n_rows ** 2``: meant for the few hundred labeled rows
+        of a few-shot fit.
+    y : int array of shape (n_rows,)
+        Their classes.
+
+    Returns
+    -------
+    float
+        ``d``; 0.0 when no pair shares a class, no pair differs, or every
+        similarity is the same.
+    """
+    e = np.asarray(embeddings, dtype=np.float64)
+    e = e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)
+    y = np.asarray(y)
+    sim = e @ e.T
+    pairs = ~np.eye(len(y), dtype=bool)
+    same = (y[:, None] == y[None, :]) & pairs
+    differ = y[:, None] != y[None, :]
+    spread = float(sim[pairs].std()) if pairs.any() else 0.0
+    if not same.any() or not differ.any() or spread == 0.0:
+        return 0.0
+    return float((sim[same].mean() - sim[differ].mean()) / spread)
+
+
+def step_budget_epochs(n_rows, batch_size, steps, min_epochs=1):
+    """The epochs of a schedule of at least ``steps`` optimizer steps over ``n_rows`` rows in batches of
+    ``batch_size`` (``ceil(n_rows / batch_size)`` steps an epoch), and at least ``min_epochs``."""
+    per_epoch = -(-int(n_rows) // int(batch_size))
+    return max(int(min_epochs), -(-int(steps) // per_epoch))
 
 
 def start_point_wins(start_correct, best_correct, incumbent=False, z=MARGIN_Z):
