@@ -206,10 +206,12 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     max_epochs : int >= 1, default=4
         Upper bound on passes over the training rows, and the length of the
         learning-rate schedule; except that a fully labeled fit whose
-        number of epochs is chosen by cross-validation (below, under
+        number of epochs would be chosen by cross-validation (below, under
         ``validation_fraction``) also tries a schedule four times as long
         when its out-of-fold accuracy is still at its best after the last
-        epoch (with tens of labeled rows an epoch is one or two steps).
+        epoch (with tens of labeled rows an epoch is one or two steps), or
+        runs at least 128 optimizer steps when the pre-trained encoder
+        barely separates the classes.
     learning_rate : float > 0, default=5e-5
         Peak AdamW learning rate, for encoder and head alike. Higher than the
         paper's 1e-5, which it paired with many more epochs.
@@ -262,7 +264,14 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         costs about four fits). Without ``-1`` rows, when the last epoch
         is still the best out of fold, the folds also run ``4 * max_epochs``
         epochs, and the schedule with the better pooled accuracy is the one
-        the fit trains on (about four fits more). With a class of one labeled row, all
+        the fit trains on (about four fits more). Before any fold, a fit
+        without ``-1`` rows measures how far the pre-trained encoder puts
+        the labeled classes apart (:func:`skgloss.training.class_separation`);
+        below 0.35 (sentiment on a general-purpose encoder, where the start
+        has little to protect and the folds misjudge long training) nothing
+        is cross-validated: a schedule of at least 128 optimizer steps
+        (``ceil(n_labeled / batch_size)`` steps an epoch, and at least
+        ``max_epochs`` epochs) runs to its end. With a class of one labeled row, all
         ``max_epochs`` run, except in a fit with ``-1`` rows and the corpus
         graph, which then keeps its starting point. See :doc:`user_guide`,
         "Few labeled rows" and "Semi-supervised fits with ``-1``".
@@ -391,9 +400,14 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         of fold), ``start_accuracy``, ``epoch_accuracy`` (pooled, after
         each epoch of ``max_epochs``), ``long_epoch_accuracy`` (the same for
         the schedule four times as long, or None when it was not tried),
-        ``schedule_epochs`` (the length of the schedule the fit trained on)
-        and ``chosen_epochs`` (epochs of that schedule; 0: none); None
-        otherwise.
+        ``schedule_epochs`` (the length of the schedule the fit trained on),
+        ``chosen_epochs`` (epochs of that schedule; 0: none) and
+        ``class_separation`` (of the labeled rows on the pre-trained
+        encoder; None in a fit with ``-1`` rows). When that separation was
+        too low to cross-validate: ``n_folds`` 0, ``start_accuracy`` None,
+        empty curves, ``chosen_epochs == schedule_epochs``, and
+        ``step_budget`` and ``min_class_separation`` (the rule's numbers).
+        None otherwise.
     device_ : torch.device
         Where the model lives.
     precision_ : {"fp32", "bf16", "fp16"}
@@ -866,7 +880,8 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                     _MIN_CLASS_SEPARATION, epochs, _STEP_BUDGET)
         return {"n_folds": 0, "n_rows": n_labeled, "start_accuracy": None, "epoch_accuracy": [],
                 "long_epoch_accuracy": None, "schedule_epochs": epochs, "chosen_epochs": epochs,
-                "class_separation": separation}
+                "class_separation": separation, "step_budget": _STEP_BUDGET,
+                "min_class_separation": _MIN_CLASS_SEPARATION}
 
     def _pretrained_separation(self, texts, y_idx, device, precision, warm):
         """:func:`skgloss.training.class_separation` of the labeled rows on the encoder the fit starts from."""

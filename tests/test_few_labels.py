@@ -1,4 +1,5 @@
-"""Few labeled rows: the number of epochs, 0 included, chosen by cross-validation."""
+"""Few labeled rows: the number of epochs, 0 included, chosen by cross-validation, or a fixed budget of
+optimizer steps when the pre-trained encoder does not separate the classes."""
 
 import numpy as np
 import pytest
@@ -6,7 +7,9 @@ import torch
 from conftest import make_texts
 from transformers import AutoModel
 
+import skgloss.classifier
 from skgloss import GLossTextClassifier
+from skgloss.training import class_separation, step_budget_epochs
 
 FEW = dict(max_length=16, batch_size=8, max_epochs=3, random_state=0, device="cpu")
 
@@ -15,6 +18,7 @@ def test_the_epoch_count_is_chosen_out_of_fold(tiny_bert):
     X, y = make_texts(8)  # 16 labeled rows: too few for a 30-row validation split
     clf = GLossTextClassifier(tiny_bert, **FEW, learning_rate=2e-3).fit(X, y)
     cv = clf.cv_results_
+    assert cv["class_separation"] >= skgloss.classifier._MIN_CLASS_SEPARATION  # fruit against vehicles
     assert cv["n_folds"] == 3 and cv["n_rows"] == 16 and len(cv["epoch_accuracy"]) == 3
     best = int(np.argmax(cv["epoch_accuracy"])) + 1
     assert cv["chosen_epochs"] in (0, best)
@@ -73,6 +77,56 @@ def test_a_semi_supervised_fit_tries_no_longer_schedule(tiny_bert, monkeypatch):
     cv = clf.cv_results_
     assert cv["long_epoch_accuracy"] is None and cv["schedule_epochs"] == 1
     assert schedules == [1, 1, 1, 1]
+    assert cv["class_separation"] is None  # no step budget where the start is the incumbent
+
+
+def test_class_separation_is_a_standardized_difference_of_cosines():
+    # two classes on orthogonal axes: pairs within a class have cosine 1, across 0; over the 12 ordered pairs
+    # the mean is 1/3 and the std sqrt(2)/3, so d = 1 / (sqrt(2)/3)
+    e = np.array([[1.0, 0.0], [2.0, 0.0], [0.0, 3.0], [0.0, 0.5]])  # lengths do not matter
+    assert class_separation(e, np.array([0, 0, 1, 1])) == pytest.approx(3 / np.sqrt(2))
+    assert class_separation(e, np.array([0, 1, 0, 1])) < 0  # classes across the clusters
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(4, 32))
+    y = np.repeat(np.arange(4), 25)
+    clustered = centres[y] + 0.3 * rng.normal(size=(100, 32))
+    assert class_separation(clustered, y) > 1.5
+    assert abs(class_separation(clustered, rng.permutation(y))) < 0.1  # labels unrelated to the embeddings
+    # a common offset (an anisotropic encoder) squeezes every cosine towards 1; the clusters still separate
+    assert class_separation(clustered + 20.0, y) > 1.5
+    assert class_separation(clustered, np.zeros(100, int)) == 0.0  # no pair of two classes
+    assert class_separation(np.ones((5, 3)), np.array([0, 0, 1, 1, 1])) == 0.0  # every cosine the same
+
+
+@pytest.mark.parametrize("n_rows, batch_size, expected", [
+    (64, 32, 64),   # 2 steps an epoch
+    (256, 32, 16),  # 8
+    (160, 32, 26),  # 5: 130 steps
+    (16, 32, 128),  # 1
+    (5000, 32, 4),  # a long epoch: at least min_epochs
+])
+def test_step_budget_epochs(n_rows, batch_size, expected):
+    assert step_budget_epochs(n_rows, batch_size, 128, min_epochs=4) == expected
+
+
+def test_labels_the_encoder_does_not_separate_train_a_step_budget_to_its_end(tiny_bert, monkeypatch):
+    """Labels drawn independently of the texts: the pre-trained space cannot separate them, no fold is run,
+    and the one training run takes the step budget's schedule to its last epoch."""
+    monkeypatch.setattr(skgloss.classifier, "_STEP_BUDGET", 10)  # 16 rows in batches of 8: 5 epochs
+    schedules = _spy_on_schedules(monkeypatch)
+    X, _ = make_texts(8)
+    y = np.random.default_rng(1).permutation(np.repeat(["a", "b"], 8))
+    clf = GLossTextClassifier(tiny_bert, **FEW, learning_rate=2e-3).fit(X, y)
+    cv = clf.cv_results_
+    assert cv["class_separation"] < skgloss.classifier._MIN_CLASS_SEPARATION
+    assert cv["n_folds"] == 0 and cv["start_accuracy"] is None and cv["epoch_accuracy"] == []
+    assert cv["schedule_epochs"] == cv["chosen_epochs"] == 5
+    assert schedules == [5]
+    assert clf.n_iter_ == len(clf.history_) == 5
+    assert sum(h["steps"] for h in clf.history_) == 10
+    # the budget never shortens max_epochs
+    monkeypatch.setattr(skgloss.classifier, "_STEP_BUDGET", 2)
+    assert GLossTextClassifier(tiny_bert, **FEW, learning_rate=2e-3).fit(X, y).n_iter_ == FEW["max_epochs"]
 
 
 @pytest.mark.parametrize("setting, why", [
@@ -143,4 +197,16 @@ def test_the_choice_survives_saving(tiny_bert, tmp_path):
     cv = clf.cv_results_
     assert (f"| epochs chosen | {cv['chosen_epochs']} of a {cv['schedule_epochs']}-epoch schedule, by "
             f"{cv['n_folds']}-fold cross-validation on the {cv['n_rows']} labeled texts |"
+            in (tmp_path / "m" / "README.md").read_text())
+
+
+def test_the_model_card_says_why_a_step_budget_ran(tiny_bert, tmp_path, monkeypatch):
+    monkeypatch.setattr(skgloss.classifier, "_STEP_BUDGET", 10)
+    X, _ = make_texts(8)
+    y = np.random.default_rng(1).permutation(np.repeat(["a", "b"], 8))
+    clf = GLossTextClassifier(tiny_bert, **FEW, learning_rate=2e-3).fit(X, y)
+    clf.save_pretrained(tmp_path / "m")
+    d = clf.cv_results_["class_separation"]
+    assert (f"| epochs chosen | all 5 of a schedule of 10 or more optimizer steps: the pre-trained encoder "
+            f"barely separates the classes (class separation {d:.3f} < 0.35), so nothing was cross-validated |"
             in (tmp_path / "m" / "README.md").read_text())

@@ -38,3 +38,25 @@ def test_gloss_fit_on_real_minilm_beats_chance(mr_small, tmp_path):
     assert acc > 0.6, acc  # chance is 0.5; frozen MiniLM + logistic regression gets ~0.75
     loaded = GLossTextClassifier.from_pretrained(clf.save_pretrained(tmp_path / "m"))
     np.testing.assert_allclose(loaded.predict_proba(Xt[:20]), clf.predict_proba(Xt[:20]), atol=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore::skgloss.inputs.TruncationWarning")
+@pytest.mark.parametrize("dataset, shots, step_budget", [("mr", 8, True), ("r8", 4, False)])
+def test_few_shot_fits_take_the_step_budget_where_the_encoder_does_not_separate_the_classes(dataset, shots,
+                                                                                           step_budget, monkeypatch):
+    """A few labeled texts per class: MR's sentiment is barely separated by the pre-trained MiniLM (no folds, the
+    step budget's schedule run to its end), R8's topics are (the number of epochs cross-validated)."""
+    import skgloss.classifier
+
+    monkeypatch.setattr(skgloss.classifier, "_STEP_BUDGET", 4)  # the rule, not its length, is under test
+    X, y, _, _ = load_benchmark(dataset, data_home=shared_data_dir())
+    labels = np.asarray(y, dtype=object)
+    rng = np.random.default_rng(0)
+    rows = np.concatenate([rng.choice(np.flatnonzero(labels == c), shots, replace=False) for c in sorted(set(y))])
+    clf = GLossTextClassifier(max_length=32, max_epochs=1, random_state=0)
+    clf.fit([X[i] for i in rows], labels[rows])
+    cv = clf.cv_results_
+    assert (cv["class_separation"] < skgloss.classifier._MIN_CLASS_SEPARATION) is step_budget, cv
+    assert (cv["n_folds"] == 0) is step_budget
+    if step_budget:  # 16 rows, one step an epoch
+        assert clf.n_iter_ == cv["schedule_epochs"] == 4
