@@ -306,6 +306,8 @@ MARKDOWN = {
                     None),
     "step_budget": ("`python benchmarks/step_budget.py` from the sweep's development cells in "
                     "`benchmarks/results/runs/sweep/`.", None),
+    "class_separation": ("`python benchmarks/class_separation.py` from "
+                         "`benchmarks/results/class_separation.json`.", None),
     "sweep": ("`python benchmarks/sweep.py` (then `--render`); development texts only, one JSON per cell in "
               "`benchmarks/results/runs/sweep/`.", None),
     "data_parallel": ("`python benchmarks/data_parallel.py` (then `--render`); one JSON per fit in "
@@ -327,6 +329,7 @@ SECTIONS = [
     ("few_shot", "Few shots"),
     ("extra_seeds", "The accuracy bars with ten seeds"),
     ("step_budget", "Few shots: a fixed budget of 128 optimizer steps"),
+    ("class_separation", "Few shots: class separation on the pre-trained encoder"),
     ("sweep", "Settings swept on development texts"),
     ("data_parallel", "Data-parallel fits: 2 processes against 1"),
     ("step_time", "Training-step time over cross-entropy"),
