@@ -127,7 +127,8 @@ def render(out=OUT):
              "of logistic regression) and `silhouette` (cosine) were considered and not used: they fall with the "
              "number of classes. Rendered by `python benchmarks/class_separation.py` from "
              "`benchmarks/results/class_separation.json`.", "",
-             f"| dataset | labeled / class | classes | seeds | d | kappa | silhouette | d below {_MIN_CLASS_SEPARATION} |",
+             "| dataset | labeled / class | classes | seeds | d | kappa | silhouette | "
+             f"d below {_MIN_CLASS_SEPARATION} |",
              "|---|---|---|---|---|---|---|---|"]
     for (dataset, shots), records in load().items():
         below = sum(r["class_separation"] < _MIN_CLASS_SEPARATION for r in records)

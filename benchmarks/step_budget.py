@@ -108,9 +108,10 @@ def render(out=OUT):
              "the estimator before its class-separation rule (the 4-epoch schedule's epochs chosen out of fold, "
              "the 16-epoch schedule tried while the curve is at its best after epoch 4; rows `defaults`); `d`: "
              "the median class separation of the cell's draws on the pre-trained encoder; `estimator now`: "
-             f"the 128-step fit where d < {_MIN_CLASS_SEPARATION}, the cross-validated one elsewhere; `128 steps`: `max_epochs` set so that the schedule is "
-             "about 128 optimizer steps on the labeled rows, `validation_fraction=0` (trained to the end, "
-             "nothing chosen). Paired differences: mean and 95 % Student-t interval over the seeds both have. "
+             f"the 128-step fit where d < {_MIN_CLASS_SEPARATION}, the cross-validated one elsewhere; `128 steps`: "
+             "`max_epochs` set so that the schedule is about 128 optimizer steps on the labeled rows, "
+             "`validation_fraction=0` (trained to the end, nothing chosen). Paired differences: mean and 95 % "
+             "Student-t interval over the seeds both have. "
              "Rendered by `python benchmarks/step_budget.py` from `benchmarks/results/runs/sweep/`.", "",
              "| dataset | labeled / class | d | epochs (128 steps) | cross-validated | 128 steps | estimator now | "
              "logistic regression | SetFit | 128 steps − cross-validated | 128 steps − logistic regression |",

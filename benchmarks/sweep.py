@@ -37,7 +37,8 @@ regime's own) fits the same setting on the labeled rows alone, without the
 first (the same setting; the record's ``labeled_first`` holds that model's
 development scores and ``cv_results``) and then the whole training set,
 ``-1`` rows included, warm-started from it (``warm_start=True``: its corpus
-graph is built on the encoder the labeled rows trained); ``--grid baseline=lr-frozen`` scores scikit-learn's ``LogisticRegression``
+graph is built on the encoder the labeled rows trained);
+``--grid baseline=lr-frozen`` scores scikit-learn's ``LogisticRegression``
 (defaults) on the frozen encoder's mean-pooled embeddings of the labeled rows
 instead of a fit; ``baseline=labelspreading-frozen`` scikit-learn's
 ``LabelSpreading`` (kNN kernel, k = 10, alpha = 0.2, as in

@@ -63,10 +63,10 @@ def model_card(est, params: dict, title: str = "skgloss model") -> str:
             ("epochs run", str(est.n_iter_))]
     cv = getattr(est, "cv_results_", None)
     if cv and cv["n_folds"] == 0:
-        rows.append(("epochs chosen", f"all {cv['chosen_epochs']} of a schedule of {cv['step_budget']} or more optimizer "
-                                      "steps: the pre-trained encoder barely separates the classes (class separation "
-                                      f"{cv['class_separation']:.3f} < {cv['min_class_separation']}), so nothing was "
-                                      "cross-validated"))
+        rows.append(("epochs chosen", f"all {cv['chosen_epochs']} of a schedule of {cv['step_budget']} or more "
+                                      "optimizer steps: the pre-trained encoder barely separates the classes "
+                                      f"(class separation {cv['class_separation']:.3f} < "
+                                      f"{cv['min_class_separation']}), so nothing was cross-validated"))
     elif cv:
         schedule = cv.get("schedule_epochs")
         rows.append(("epochs chosen", f"{cv['chosen_epochs']}"
