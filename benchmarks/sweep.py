@@ -33,12 +33,7 @@ row, else against the best row.
 up to 10 epochs, as the label-scarcity study's ``ce-labeled``;
 ``--grid baseline=labeled-alone`` (with other settings, or alone for the
 regime's own) fits the same setting on the labeled rows alone, without the
-``-1`` rows; ``--grid baseline=labeled-first`` fits the labeled rows alone
-first (the same setting; the record's ``labeled_first`` holds that model's
-development scores and ``cv_results``) and then the whole training set,
-``-1`` rows included, warm-started from it (``warm_start=True``: its corpus
-graph is built on the encoder the labeled rows trained);
-``--grid baseline=lr-frozen`` scores scikit-learn's ``LogisticRegression``
+``-1`` rows; ``--grid baseline=lr-frozen`` scores scikit-learn's ``LogisticRegression``
 (defaults) on the frozen encoder's mean-pooled embeddings of the labeled rows
 instead of a fit; ``baseline=labelspreading-frozen`` scikit-learn's
 ``LabelSpreading`` (kNN kernel, k = 10, alpha = 0.2, as in
@@ -159,16 +154,7 @@ def run_cell(dataset, setting, seed, args):
         params = {"max_length": 64, "batch_size": 32, "learning_rate": 5e-5, "validation_fraction": 0.1,
                   "loss": "gloss", "max_epochs": 2, "random_state": seed}
     params.update(setting)
-    clf, first = None, {}
-    if setting.get("baseline") == "labeled-first":  # the labeled rows alone, then the whole fit warm-started there
-        params = {k: v for k, v in params.items() if k != "baseline"}
-        keep = [i for i, v in enumerate(y) if v != -1]
-        t0 = time.perf_counter()
-        clf = GLossTextClassifier(prof["model"], **params).fit([X[i] for i in keep], np.asarray(y, dtype=object)[keep])
-        first = {"labeled_first": {**dev_scores(clf.predict(Xd), yd), "fit_seconds": time.perf_counter() - t0,
-                                   "cv_results": clf.cv_results_, "n_iter": clf.n_iter_}}
-        clf.set_params(warm_start=True)
-    elif setting.get("baseline") == "ce-labeled":  # the label-scarcity study's baseline: CE on the labeled rows alone
+    if setting.get("baseline") == "ce-labeled":  # the label-scarcity study's baseline: CE on the labeled rows alone
         keep = [i for i, v in enumerate(y) if v != -1]
         X, y = [X[i] for i in keep], np.asarray(y, dtype=object)[keep]
         params = {**{k: v for k, v in params.items() if k != "baseline"}, "loss": "ce", "max_epochs": 10}
@@ -191,10 +177,10 @@ def run_cell(dataset, setting, seed, args):
     elif setting.get("baseline") in ("lr-frozen", "labelspreading-frozen"):
         return {**frozen_baseline(dataset, setting, seed, prof, X, y, Xd, yd, args.shots, args.unlabeled),
                 "fraction": args.fraction, "pool": args.pool}
-    clf = clf or GLossTextClassifier(prof["model"], **params)
+    clf = GLossTextClassifier(prof["model"], **params)
     t0 = time.perf_counter()
     clf.fit(X, y)
-    fit_s = time.perf_counter() - t0 + first.get("labeled_first", {}).get("fit_seconds", 0.0)
+    fit_s = time.perf_counter() - t0
     pred = clf.predict(Xd)
     by_inference, by_blend = {}, {}
     if getattr(clf, "graph_", None) is not None:
@@ -205,7 +191,7 @@ def run_cell(dataset, setting, seed, args):
             "dev_accuracy_by_inference": by_inference,
             "dev_accuracy_by_blend_weight": by_blend, "fit_seconds": fit_s, "best_epoch": clf.best_epoch_,
             "start_score": clf.start_score_, "n_iter": clf.n_iter_, "cv_results": getattr(clf, "cv_results_", None),
-            "history": clf.history_, **first,
+            "history": clf.history_,
             "machine": machine()}
 
 
