@@ -806,8 +806,8 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         cv_results, stop_after, schedule = None, None, None
         folds = self._selection_folds(y_idx, val_rows, seed)
         if folds is not None:
-            cv_results, warm = self._choose_epochs(texts, classes, y_idx, folds, seed, device, precision,
-                                                   sample_weight, warm, dp)
+            cv_results = self._choose_epochs(texts, classes, y_idx, folds, seed, device, precision, sample_weight,
+                                             warm, dp)
             stop_after = cv_results["chosen_epochs"]
             schedule = cv_results["schedule_epochs"]
         elif self._start_stays_unchallenged(y_idx, val_rows):
@@ -861,50 +861,27 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         return self.encoder_, self.tokenizer_, self.head_
 
     def _choose_epochs(self, texts, classes, y_idx, folds, seed, device, precision, sample_weight, warm, dp):
-        """``(cv_results_, warm)`` of a fit with too few labeled rows to hold out, ``warm`` the model the
-        final fit starts from. Where the pre-trained encoder barely separates the classes: in a fully
-        labeled fit, a schedule of :data:`_STEP_BUDGET` optimizer steps or more, run to its end
-        (``n_folds`` 0); in a fit with ``-1`` rows, a labeled stage first (:meth:`_labeled_stage`), then
-        :meth:`_cross_validate_epochs` from it. Otherwise :meth:`_cross_validate_epochs`."""
+        """``cv_results_`` of a fit with too few labeled rows to hold out: in a fully labeled fit whose
+        pre-trained encoder barely separates the classes, a schedule of :data:`_STEP_BUDGET` optimizer
+        steps or more, run to its end (``n_folds`` 0); otherwise :meth:`_cross_validate_epochs`."""
+        if self._start_is_incumbent(y_idx):
+            return {**self._cross_validate_epochs(texts, classes, y_idx, folds, seed, device, precision,
+                                                  sample_weight, warm), "class_separation": None}
         separation = self._pretrained_separation(texts, y_idx, device, precision, warm)
         if dp is not None:  # one decision for every process
             separation = dp.broadcast(separation)
         if separation >= _MIN_CLASS_SEPARATION:
             return {**self._cross_validate_epochs(texts, classes, y_idx, folds, seed, device, precision,
-                                                  sample_weight, warm), "class_separation": separation}, warm
+                                                  sample_weight, warm), "class_separation": separation}
         n_labeled = int(np.sum(labeled_mask(y_idx)))
         epochs = step_budget_epochs(n_labeled, self.batch_size, _STEP_BUDGET, self.max_epochs)
-        if self._start_is_incumbent(y_idx):
-            stage = self._labeled_stage(texts, classes, y_idx, epochs, seed, device, precision, sample_weight, warm)
-            logger.info("the pre-trained encoder barely separates the labeled classes (class separation %.3f < "
-                        "%.2f): the labeled rows train %d epochs alone first, in each fold and for the final fit",
-                        separation, _MIN_CLASS_SEPARATION, epochs)
-            cv = self._cross_validate_epochs(texts, classes, y_idx, folds, seed, device, precision, sample_weight,
-                                             warm, fold_warm=stage)
-            return {**cv, "class_separation": separation, "labeled_stage_epochs": epochs}, stage(folds[0][:0])
         logger.info("the pre-trained encoder barely separates the labeled classes (class separation %.3f < %.2f): "
                     "no cross-validation, %d epochs (%d optimizer steps or more) run to the end", separation,
                     _MIN_CLASS_SEPARATION, epochs, _STEP_BUDGET)
         return {"n_folds": 0, "n_rows": n_labeled, "start_accuracy": None, "epoch_accuracy": [],
                 "long_epoch_accuracy": None, "schedule_epochs": epochs, "chosen_epochs": epochs,
                 "class_separation": separation, "step_budget": _STEP_BUDGET,
-                "min_class_separation": _MIN_CLASS_SEPARATION}, warm
-
-    def _labeled_stage(self, texts, classes, y_idx, epochs, seed, device, precision, sample_weight, warm):
-        """``model(hidden)``: the ``(encoder, tokenizer, head)`` of ``epochs`` epochs on the labeled rows
-        alone, those in ``hidden`` (a fold's rows) left out, run to the end: where a fit with ``-1`` rows
-        starts, so that its corpus graph spreads labels over embeddings that separate the classes."""
-        rows = np.flatnonzero(labeled_mask(y_idx))
-
-        def model(hidden):
-            kept = np.setdiff1d(rows, hidden)
-            weight = None if sample_weight is None else np.asarray(sample_weight)[kept]
-            fitted, _ = self._train([texts[i] for i in kept], classes, y_idx[kept], np.arange(len(kept)),
-                                    np.zeros(0, dtype=np.int64), seed, device, precision, stop_after=epochs,
-                                    max_epochs=epochs, sample_weight=weight, warm=warm, warn=False)
-            return fitted["encoder_"], fitted["tokenizer_"], fitted["head_"]
-
-        return model
+                "min_class_separation": _MIN_CLASS_SEPARATION}
 
     def _pretrained_separation(self, texts, y_idx, device, precision, warm):
         """:func:`skgloss.training.class_separation` of the labeled rows on the encoder the fit starts from."""
@@ -927,7 +904,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         return max_pos
 
     def _cross_validate_epochs(self, texts, classes, y_idx, folds, seed, device, precision, sample_weight=None,
-                               warm=None, fold_warm=None):
+                               warm=None):
         """How many epochs to train, and on which schedule, when too few labeled rows can be held out.
 
         Each fold's labeled rows are hidden in turn and a fit runs on the
@@ -951,7 +928,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         the chosen count.
         """
         start, epochs = self._out_of_fold_curves(texts, classes, y_idx, folds, seed, device, precision,
-                                                 sample_weight, warm, self.max_epochs, fold_warm)
+                                                 sample_weight, warm, self.max_epochs)
         accuracy = [float(np.mean(c)) for c in epochs]
         incumbent = self._start_is_incumbent(y_idx)
         schedule, long_accuracy, curve = self.max_epochs, None, accuracy
@@ -960,7 +937,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             logger.info("out-of-fold accuracy still at its best after epoch %d: trying %d epochs", self.max_epochs,
                         longer)
             _, long_epochs = self._out_of_fold_curves(texts, classes, y_idx, folds, seed, device, precision,
-                                                      sample_weight, warm, longer, fold_warm)
+                                                      sample_weight, warm, longer)
             long_accuracy = [float(np.mean(c)) for c in long_epochs]
             if long_accuracy and max(long_accuracy) > max(accuracy):
                 schedule, epochs, curve = longer, long_epochs, long_accuracy
@@ -979,16 +956,15 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                 "chosen_epochs": chosen}
 
     def _out_of_fold_curves(self, texts, classes, y_idx, folds, seed, device, precision, sample_weight, warm,
-                            max_epochs, fold_warm=None):
+                            max_epochs):
         """``(start, epochs)``: which labeled rows are right out of fold at the start and after each epoch
-        of a ``max_epochs`` schedule (bool arrays over the pooled fold rows). ``fold_warm(fold)``, when
-        given, is the model each fold's fit starts from (trained without the fold's rows)."""
+        of a ``max_epochs`` schedule (bool arrays over the pooled fold rows)."""
         start, per_epoch = [], []
         for k, fold in enumerate(folds):
             train_rows = np.setdiff1d(np.arange(len(texts)), fold)
             _, result = self._train(texts, classes, y_idx, train_rows, fold, seed, device, precision,
                                     n_iter_no_change=None, max_epochs=max_epochs, sample_weight=sample_weight,
-                                    warm=warm if fold_warm is None else fold_warm(fold), warn=False)
+                                    warm=warm, warn=False)
             start.append(result.start_correct)
             per_epoch.append(result.epoch_correct)
             logger.info("fold %d/%d (%d epochs): start %.4f, epochs %s", k + 1, len(folds), max_epochs,
