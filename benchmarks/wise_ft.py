@@ -62,7 +62,9 @@ def interpolated(pretrained, finetuned, alpha):
 
 def step_budget_params(n_labeled, steps, batch_size=32):
     """Estimator parameters of a fit of about ``steps`` optimizer steps run to its end, nothing chosen."""
-    return {"max_epochs": -(-steps // -(-n_labeled // batch_size)), "validation_fraction": 0.0}
+    from skgloss.training import step_budget_epochs
+
+    return {"max_epochs": step_budget_epochs(n_labeled, batch_size, steps), "validation_fraction": 0.0}
 
 
 def run_cell(dataset, shots, seed, data, steps=None):
