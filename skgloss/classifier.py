@@ -75,6 +75,9 @@ _LONG_SCHEDULE_FACTOR = 4
 #: texts per class 69.92 % against 66.68 for cross-validated epochs, SetFit 70.22; with 8 per class +1.60;
 #: on the topic datasets (d from 0.74), where the cross-validated choice stays, the same schedule lost 1.46
 #: points on R8 and 3.34 on 20NG with 8 per class (user guide, "Optimizer steps, not epochs").
+#: A fit with ``-1`` rows in that case sets them aside and fits its labeled rows alone the same way: neighbours
+#: on a space that does not separate the classes cannot label them (user guide, "Semi-supervised fits with
+#: ``-1``").
 _STEP_BUDGET = 128
 _MIN_CLASS_SEPARATION = 0.35
 #: k of the corpus graph when ``n_neighbors=None`` (which keeps batch graphs dense).
@@ -122,6 +125,13 @@ def _fitted_attributes(*, classes, device, precision, sigma, encoder, tokenizer,
         fitted.update(graph_=G, label_distributions_=F, transduction_=classes[F.argmax(axis=1)],
                       corpus_embeddings_=bank)
     return fitted
+
+
+def _labeled_rows_only(texts, y_idx, sample_weight):
+    """``(texts, y_idx, sample_weight, n_set_aside)`` without the ``-1`` rows (their order kept)."""
+    keep = np.flatnonzero(labeled_mask(y_idx))
+    return ([texts[i] for i in keep], y_idx[keep], None if sample_weight is None else sample_weight[keep],
+            int(y_idx.shape[0] - keep.shape[0]))
 
 
 def _fit_seed(random_state):
@@ -804,10 +814,22 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         precision = resolve_precision(self.precision, device)
         callbacks = check_callbacks(self.callbacks)
         cv_results, stop_after, schedule = None, None, None
+        n_samples = len(texts)
         folds = self._selection_folds(y_idx, val_rows, seed)
         if folds is not None:
-            cv_results = self._choose_epochs(texts, classes, y_idx, folds, seed, device, precision, sample_weight,
-                                             warm, dp)
+            separation = self._pretrained_separation(texts, y_idx, device, precision, warm)
+            if dp is not None:  # one decision for every process
+                separation = dp.broadcast(separation)
+            set_aside = 0
+            if separation < _MIN_CLASS_SEPARATION and self._start_is_incumbent(y_idx):
+                texts, y_idx, sample_weight, set_aside = _labeled_rows_only(texts, y_idx, sample_weight)
+                train_rows, val_rows = np.arange(len(texts)), np.arange(0)
+                logger.info("the pre-trained encoder barely separates the labeled classes (class separation %.3f < "
+                            "%.2f): its neighbours cannot label the %d -1 rows, which are set aside; the labeled "
+                            "rows are fitted alone", separation, _MIN_CLASS_SEPARATION, set_aside)
+            cv_results = {**self._choose_epochs(texts, classes, y_idx, folds, seed, device, precision,
+                                                sample_weight, warm, separation),
+                          "unlabeled_set_aside": set_aside}
             stop_after = cv_results["chosen_epochs"]
             schedule = cv_results["schedule_epochs"]
         elif self._start_stays_unchallenged(y_idx, val_rows):
@@ -818,6 +840,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                                 callbacks=callbacks, checkpoints=checkpoints, resume_state=resume_state,
                                 stop_after=stop_after, max_epochs=schedule, sample_weight=sample_weight, warm=warm)
         fitted["cv_results_"] = cv_results
+        fitted["n_samples_fit_"] = n_samples  # -1 rows set aside included
         fitted["world_size_"] = 1 if dp is None else dp.world_size
         fitted.update(_input_features(X))
         return fitted
@@ -860,17 +883,13 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                              f"but y has the classes {classes.tolist()}; fit with warm_start=False to start over")
         return self.encoder_, self.tokenizer_, self.head_
 
-    def _choose_epochs(self, texts, classes, y_idx, folds, seed, device, precision, sample_weight, warm, dp):
+    def _choose_epochs(self, texts, classes, y_idx, folds, seed, device, precision, sample_weight, warm,
+                       separation):
         """``cv_results_`` of a fit with too few labeled rows to hold out: in a fully labeled fit whose
-        pre-trained encoder barely separates the classes, a schedule of :data:`_STEP_BUDGET` optimizer
-        steps or more, run to its end (``n_folds`` 0); otherwise :meth:`_cross_validate_epochs`."""
-        if self._start_is_incumbent(y_idx):
-            return {**self._cross_validate_epochs(texts, classes, y_idx, folds, seed, device, precision,
-                                                  sample_weight, warm), "class_separation": None}
-        separation = self._pretrained_separation(texts, y_idx, device, precision, warm)
-        if dp is not None:  # one decision for every process
-            separation = dp.broadcast(separation)
-        if separation >= _MIN_CLASS_SEPARATION:
+        pre-trained encoder barely separates the classes (``separation``, :func:`skgloss.training.class_separation`
+        of the labeled rows), a schedule of :data:`_STEP_BUDGET` optimizer steps or more, run to its end
+        (``n_folds`` 0); otherwise :meth:`_cross_validate_epochs`."""
+        if self._start_is_incumbent(y_idx) or separation >= _MIN_CLASS_SEPARATION:
             return {**self._cross_validate_epochs(texts, classes, y_idx, folds, seed, device, precision,
                                                   sample_weight, warm), "class_separation": separation}
         n_labeled = int(np.sum(labeled_mask(y_idx)))

@@ -62,6 +62,11 @@ def model_card(est, params: dict, title: str = "skgloss model") -> str:
              f"{n:,}" + ("" if n_labeled is None else f" ({n_labeled:,} labeled, {n - n_labeled:,} unlabeled)")),
             ("epochs run", str(est.n_iter_))]
     cv = getattr(est, "cv_results_", None)
+    if cv and cv.get("unlabeled_set_aside"):
+        rows.append(("unlabeled texts", f"{cv['unlabeled_set_aside']:,} set aside: the pre-trained encoder barely "
+                                        "separates the labeled classes (class separation "
+                                        f"{cv['class_separation']:.3f} < {cv['min_class_separation']}), so its "
+                                        "neighbours could not label them"))
     if cv and cv["n_folds"] == 0:
         rows.append(("epochs chosen", f"all {cv['chosen_epochs']} of a schedule of {cv['step_budget']} or more "
                                       "optimizer steps: the pre-trained encoder barely separates the classes "

@@ -72,9 +72,11 @@ def test_a_two_process_fit_ends_with_the_same_model_on_both_ranks(tiny_bert, tmp
     np.testing.assert_array_equal(semi["transduction"], rank1["semi"]["transduction"])
     # only rank 0 logs (the labeled fit is verbose): its per-epoch lines come once
     assert proc.stderr.count("[skgloss] epoch 1:") == 1, proc.stderr[-3000:]
-    # a fully labeled few-row fit: both ranks took the step budget, on one class separation, to one model
+    # a few-row fit: both ranks set the -1 rows aside and took the step budget, on one class separation, to one
+    # model
     a, b = rank0["budget"], rank1["budget"]
     assert a["cv"] == b["cv"] and a["cv"]["n_folds"] == 0 and a["cv"]["class_separation"] < 0.35
+    assert a["cv"]["unlabeled_set_aside"] == 16
     assert a["world_size"] == 2 and a["n_iter"] == b["n_iter"] == a["cv"]["schedule_epochs"] > 1
     np.testing.assert_array_equal(a["proba"], b["proba"])
 

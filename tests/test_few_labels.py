@@ -77,7 +77,9 @@ def test_a_semi_supervised_fit_tries_no_longer_schedule(tiny_bert, monkeypatch):
     cv = clf.cv_results_
     assert cv["long_epoch_accuracy"] is None and cv["schedule_epochs"] == 1
     assert schedules == [1, 1, 1, 1]
-    assert cv["class_separation"] is None  # no step budget where the start is the incumbent
+    # fruit against vehicles: the pre-trained neighbours can label the -1 rows, which stay
+    assert cv["class_separation"] >= skgloss.classifier._MIN_CLASS_SEPARATION and cv["unlabeled_set_aside"] == 0
+    assert clf.inference_ == "blend" and len(clf.transduction_) == len(X)
 
 
 def test_class_separation_is_a_standardized_difference_of_cosines():
@@ -210,3 +212,40 @@ def test_the_model_card_says_why_a_step_budget_ran(tiny_bert, tmp_path, monkeypa
     assert (f"| epochs chosen | all 5 of a schedule of 10 or more optimizer steps: the pre-trained encoder "
             f"barely separates the classes (class separation {d:.3f} < 0.35), so nothing was cross-validated |"
             in (tmp_path / "m" / "README.md").read_text())
+
+
+def test_unlabeled_rows_the_encoder_cannot_label_are_set_aside(tiny_bert, monkeypatch):
+    """Labels the pre-trained space does not separate: its neighbours cannot label the -1 rows, so the fit
+    sets them aside and is the fit of its labeled rows alone (the step budget), to the last bit."""
+    monkeypatch.setattr(skgloss.classifier, "_STEP_BUDGET", 10)
+    X, _ = make_texts(8)
+    y = np.random.default_rng(1).permutation(np.repeat(["a", "b"], 8))
+    extra, _ = make_texts(6, seed=3)
+    rows = np.random.default_rng(2).permutation(len(X) + len(extra))  # -1 rows among the labeled ones
+    X_all = np.array(list(X) + list(extra), dtype=object)[rows].tolist()
+    y_all = np.array(list(y) + ["-1"] * len(extra), dtype=object)[rows]
+    y_all[y_all == "-1"] = -1
+    semi = GLossTextClassifier(tiny_bert, **FEW, learning_rate=2e-3).fit(X_all, y_all)
+    cv = semi.cv_results_
+    assert cv["class_separation"] < skgloss.classifier._MIN_CLASS_SEPARATION
+    assert cv["unlabeled_set_aside"] == len(extra) and cv["n_folds"] == 0 and cv["n_rows"] == len(X)
+    assert semi.n_samples_fit_ == len(X_all) and semi.n_labeled_fit_ == len(X)
+    assert semi.inference_ == "head" and not hasattr(semi, "transduction_")  # no corpus graph
+    labeled = [X_all[i] for i in np.flatnonzero(y_all != -1)]
+    alone = GLossTextClassifier(tiny_bert, **FEW, learning_rate=2e-3).fit(labeled, y_all[y_all != -1].astype(str))
+    np.testing.assert_array_equal(semi.predict_proba(extra), alone.predict_proba(extra))
+    assert semi.n_iter_ == alone.n_iter_ == 5
+
+
+def test_the_model_card_says_why_unlabeled_rows_were_set_aside(tiny_bert, tmp_path, monkeypatch):
+    monkeypatch.setattr(skgloss.classifier, "_STEP_BUDGET", 10)
+    X, _ = make_texts(8)
+    y = np.random.default_rng(1).permutation(np.repeat([0, 1], 8))
+    y[::4] = -1
+    clf = GLossTextClassifier(tiny_bert, **FEW, learning_rate=2e-3).fit(X, y)
+    clf.save_pretrained(tmp_path / "m")
+    card = (tmp_path / "m" / "README.md").read_text()
+    assert "| training texts | 16 (12 labeled, 4 unlabeled) |" in card
+    d = clf.cv_results_["class_separation"]
+    assert (f"| unlabeled texts | 4 set aside: the pre-trained encoder barely separates the labeled classes "
+            f"(class separation {d:.3f} < 0.35), so its neighbours could not label them |" in card)

@@ -41,11 +41,13 @@ def test_gloss_fit_on_real_minilm_beats_chance(mr_small, tmp_path):
 
 
 @pytest.mark.filterwarnings("ignore::skgloss.inputs.TruncationWarning")
-@pytest.mark.parametrize("dataset, shots, step_budget", [("mr", 8, True), ("r8", 4, False)])
-def test_few_shot_fits_take_the_step_budget_where_the_encoder_does_not_separate_the_classes(dataset, shots,
-                                                                                           step_budget, monkeypatch):
+@pytest.mark.parametrize("dataset, shots, unlabeled, step_budget", [("mr", 8, 0, True), ("mr", 8, 40, True),
+                                                                    ("r8", 4, 0, False)])
+def test_few_shot_fits_take_the_step_budget_where_the_encoder_does_not_separate_the_classes(
+        dataset, shots, unlabeled, step_budget, monkeypatch):
     """A few labeled texts per class: MR's sentiment is barely separated by the pre-trained MiniLM (no folds, the
-    step budget's schedule run to its end), R8's topics are (the number of epochs cross-validated)."""
+    step budget's schedule run to its end, -1 rows set aside), R8's topics are (the number of epochs
+    cross-validated)."""
     import skgloss.classifier
 
     monkeypatch.setattr(skgloss.classifier, "_STEP_BUDGET", 4)  # the rule, not its length, is under test
@@ -53,10 +55,12 @@ def test_few_shot_fits_take_the_step_budget_where_the_encoder_does_not_separate_
     labels = np.asarray(y, dtype=object)
     rng = np.random.default_rng(0)
     rows = np.concatenate([rng.choice(np.flatnonzero(labels == c), shots, replace=False) for c in sorted(set(y))])
+    extra = rng.choice(np.setdiff1d(np.arange(len(X)), rows), unlabeled, replace=False)
     clf = GLossTextClassifier(max_length=32, max_epochs=1, random_state=0)
-    clf.fit([X[i] for i in rows], labels[rows])
+    clf.fit([X[i] for i in np.concatenate([rows, extra])], np.concatenate([labels[rows], [-1] * unlabeled]))
     cv = clf.cv_results_
     assert (cv["class_separation"] < skgloss.classifier._MIN_CLASS_SEPARATION) is step_budget, cv
     assert (cv["n_folds"] == 0) is step_budget
+    assert cv["unlabeled_set_aside"] == unlabeled
     if step_budget:  # 16 rows, one step an epoch
         assert clf.n_iter_ == cv["schedule_epochs"] == 4
