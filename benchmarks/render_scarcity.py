@@ -62,14 +62,17 @@ def _by_inference(ds, t):
     if not runs:
         return []
     lines = ["", f"**{ds}: the same `skgloss-graph` fits with each inference** (test accuracy %, mean over the "
-             "seeds run; the study scores the default, `inference=\"auto\"`, which blends in these fits), and the "
+             "seeds run; the study scores the default, `inference=\"auto\"`, which blends in these fits; –: a fit "
+             "without a corpus graph), and the "
              "epoch model selection kept (0: the starting point, label spreading on the pre-trained encoder) and "
              "how: on held-out rows, or by cross-validation (CV: pooled out-of-fold accuracy % of the start and "
              "after each epoch)", "",
              "| labels kept | seeds | head | graph | blend | epoch kept, per seed |", "|---|---|---|---|---|---|"]
     for f in sorted(runs):
         rs = sorted(runs[f], key=lambda r: r["seed"])
+        # a fit that set its -1 rows aside has no corpus graph, so no graph or blend score
         cells = [f"{100 * np.mean([r['test_accuracy_by_inference'][m] for r in rs]):.2f}"
+                 if all(m in r["test_accuracy_by_inference"] for r in rs) else "–"
                  for m in ("head", "graph", "blend")]
         lines.append(f"| {100 * f:g} % | {len(rs)} | " + " | ".join(cells) + " | "
                      + "; ".join(_kept(r) for r in rs) + " |")
@@ -79,6 +82,10 @@ def _by_inference(ds, t):
 def _kept(record):
     """The epoch a ``skgloss-graph`` fit kept, and what chose it."""
     cv = record.get("cv_results")
+    if cv and cv["n_folds"] == 0:
+        aside = cv.get("unlabeled_set_aside")
+        return (f"all {cv['chosen_epochs']} (step budget, d = {cv['class_separation']:.2f}"
+                + (f"; {aside} `-1` rows set aside)" if aside else ")"))
     if cv:
         epochs = "/".join(f"{100 * a:.1f}" for a in cv["epoch_accuracy"])
         return f"{cv['chosen_epochs']} (CV: {100 * cv['start_accuracy']:.1f} → {epochs})"

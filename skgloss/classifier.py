@@ -274,14 +274,16 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         costs about four fits). Without ``-1`` rows, when the last epoch
         is still the best out of fold, the folds also run ``4 * max_epochs``
         epochs, and the schedule with the better pooled accuracy is the one
-        the fit trains on (about four fits more). Before any fold, a fit
-        without ``-1`` rows measures how far the pre-trained encoder puts
-        the labeled classes apart (:func:`skgloss.training.class_separation`);
-        below 0.35 (sentiment on a general-purpose encoder, where the start
-        has little to protect and the folds misjudge long training) nothing
-        is cross-validated: a schedule of at least 128 optimizer steps
+        the fit trains on (about four fits more). Before any fold, the fit
+        measures how far the pre-trained encoder puts the labeled classes
+        apart (:func:`skgloss.training.class_separation`); below 0.35
+        (sentiment on a general-purpose encoder, where the start has little
+        to protect and the folds misjudge long training) nothing is
+        cross-validated: a schedule of at least 128 optimizer steps
         (``ceil(n_labeled / batch_size)`` steps an epoch, and at least
-        ``max_epochs`` epochs) runs to its end. With a class of one labeled row, all
+        ``max_epochs`` epochs) runs to its end, and a fit with ``-1`` rows
+        sets them aside and fits its labeled rows alone (their neighbours
+        on such a space cannot label them). With a class of one labeled row, all
         ``max_epochs`` run, except in a fit with ``-1`` rows and the corpus
         graph, which then keeps its starting point. See :doc:`user_guide`,
         "Few labeled rows" and "Semi-supervised fits with ``-1``".
@@ -411,13 +413,14 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         each epoch of ``max_epochs``), ``long_epoch_accuracy`` (the same for
         the schedule four times as long, or None when it was not tried),
         ``schedule_epochs`` (the length of the schedule the fit trained on),
-        ``chosen_epochs`` (epochs of that schedule; 0: none) and
+        ``chosen_epochs`` (epochs of that schedule; 0: none),
         ``class_separation`` (of the labeled rows on the pre-trained
-        encoder; None in a fit with ``-1`` rows). When that separation was
-        too low to cross-validate: ``n_folds`` 0, ``start_accuracy`` None,
-        empty curves, ``chosen_epochs == schedule_epochs``, and
-        ``step_budget`` and ``min_class_separation`` (the rule's numbers).
-        None otherwise.
+        encoder) and ``unlabeled_set_aside`` (how many ``-1`` rows the fit
+        did not use; 0 unless the separation was too low). When that
+        separation was too low to cross-validate: ``n_folds`` 0,
+        ``start_accuracy`` None, empty curves, ``chosen_epochs ==
+        schedule_epochs``, and ``step_budget`` and ``min_class_separation``
+        (the rule's numbers). None otherwise.
     device_ : torch.device
         Where the model lives.
     precision_ : {"fp32", "bf16", "fp16"}
@@ -425,7 +428,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     n_features_out_ : int
         Width of the embeddings that ``transform`` returns.
     n_samples_fit_ : int
-        Texts in the fit's ``X``.
+        Texts in the fit's ``X`` (``-1`` rows set aside included).
     n_labeled_fit_ : int
         Of them, the labeled ones (validation rows included).
     world_size_ : int
@@ -445,7 +448,9 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         The text column's name, when the fit's ``X`` was a one-column
         DataFrame with a string column name.
     graph_ : scipy.sparse.csr_matrix of shape (n_samples, n_samples)
-        The final corpus graph over the rows of ``X`` (with a corpus graph).
+        The final corpus graph over the rows of ``X`` (with a corpus graph;
+        a fit that set its ``-1`` rows aside has none, see
+        ``cv_results_``).
     label_distributions_ : ndarray of shape (n_samples, n_classes)
         Label-spreading distribution of every row of ``X``; validation rows
         are graph nodes whose labels were hidden (with a corpus graph).
@@ -709,7 +714,10 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         y : array-like of shape (n_samples,), or multi-label
             Labels of any sortable type. ``-1`` marks unlabeled rows: they take
             part in each batch's graph as unlabeled nodes (``loss="gloss"``)
-            and never in the CE term. Multi-label: a 0/1 indicator of shape
+            and never in the CE term (except in a fit with too few labeled
+            rows to hold out whose labeled classes the pre-trained encoder
+            barely separates: there they are set aside, see
+            ``validation_fraction``). Multi-label: a 0/1 indicator of shape
             (n_samples, n_labels) (array, DataFrame or scipy sparse; a row of
             ``-1`` is unlabeled), or one list/tuple/set of labels per text
             (``MultiLabelBinarizer`` semantics: an empty set is a text with
