@@ -83,7 +83,8 @@ def main():
             refresh = [h["graph_seconds"] / h["seconds"] for h in clf.history_ if "graph_seconds" in h]
             record(name, clf.score(Xt, yt), seconds, history=clf.history_, transductive_accuracy=transductive,
                    refresh_fraction_of_epoch=refresh)
-            for mode in ("graph", "blend"):
+            # a fit that set its -1 rows aside (cv_results_["unlabeled_set_aside"]) has no corpus graph
+            for mode in ("graph", "blend") if hasattr(clf, "graph_") else ():
                 clf.set_params(inference=mode)
                 record(f"{name}/{mode}-inference", clf.score(Xt, yt), 0.0)
 

@@ -40,7 +40,10 @@ print(f"{(~unlabeled).sum()} of {len(y)} training rows labeled")
 clf = GLossTextClassifier(args.model, max_length=args.max_length, max_epochs=args.epochs, random_state=0)
 clf.fit(X, y_part)
 print(f"transductive accuracy on the unlabeled rows: {np.mean(clf.transduction_[unlabeled] == y[unlabeled]):.3f}")
-for mode in ("head", "graph", "blend"):
+if not hasattr(clf, "graph_"):  # the encoder did not separate the labeled classes: -1 rows set aside
+    print(f"{clf.cv_results_['unlabeled_set_aside']} -1 rows set aside (class separation "
+          f"{clf.cv_results_['class_separation']:.2f}): no corpus graph, head inference only")
+for mode in ("head", "graph", "blend") if hasattr(clf, "graph_") else ("head",):
     clf.set_params(inference=mode)
     print(f"held-out accuracy, inference={mode}: {clf.score(X_test, y_test):.3f}")
 

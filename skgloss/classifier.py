@@ -453,9 +453,12 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         ``cv_results_``).
     label_distributions_ : ndarray of shape (n_samples, n_classes)
         Label-spreading distribution of every row of ``X``; validation rows
-        are graph nodes whose labels were hidden (with a corpus graph).
+        are graph nodes whose labels were hidden (with a corpus graph). In
+        a fit that set its ``-1`` rows aside (``cv_results_``): the fitted
+        model's probabilities for every row of ``X``.
     transduction_ : ndarray of shape (n_samples,)
-        ``classes_[argmax(label_distributions_)]``, a label for every row.
+        ``classes_[argmax(label_distributions_)]``, a label for every row
+        (with ``label_distributions_``).
     corpus_embeddings_ : ndarray of shape (n_samples, ``n_features_out_``)
         The memory bank behind ``graph_``, searched by graph inference
         (float32, or float16 with ``bank_dtype="float16"``).
@@ -822,7 +825,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         precision = resolve_precision(self.precision, device)
         callbacks = check_callbacks(self.callbacks)
         cv_results, stop_after, schedule = None, None, None
-        n_samples = len(texts)
+        all_texts, n_samples = texts, len(texts)
         folds = self._selection_folds(y_idx, val_rows, seed)
         if folds is not None:
             separation = self._pretrained_separation(texts, y_idx, device, precision, warm)
@@ -847,11 +850,22 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         fitted, _ = self._train(texts, classes, y_idx, train_rows, val_rows, seed, device, precision,
                                 callbacks=callbacks, checkpoints=checkpoints, resume_state=resume_state,
                                 stop_after=stop_after, max_epochs=schedule, sample_weight=sample_weight, warm=warm)
+        if cv_results is not None and cv_results["unlabeled_set_aside"]:
+            fitted.update(self._transduction(all_texts, fitted, device, precision))
         fitted["cv_results_"] = cv_results
         fitted["n_samples_fit_"] = n_samples  # -1 rows set aside included
         fitted["world_size_"] = 1 if dp is None else dp.world_size
         fitted.update(_input_features(X))
         return fitted
+
+    def _transduction(self, texts, fitted, device, precision):
+        """``label_distributions_`` and ``transduction_`` of a fit that set its ``-1`` rows aside: with no corpus
+        graph to spread labels, the fitted model's probabilities for every row of ``texts``."""
+        tokens = TokenizedTexts(fitted["tokenizer_"], texts, self.max_length, long_text=self.long_text)
+        _, logits = self._embed_rows(fitted["encoder_"], tokens, head=fitted["head_"], device=device,
+                                     precision=precision)
+        proba = class_probabilities(logits, None)
+        return {"label_distributions_": proba, "transduction_": fitted["classes_"][proba.argmax(axis=1)]}
 
     def _selection_folds(self, y_idx, val_rows, seed):
         """Folds of the labeled rows for choosing the number of epochs, or None.

@@ -10,6 +10,9 @@ A model folder (format 1) holds:
 - ``head.safetensors``: the linear head (``weight`` (C, d), ``bias`` (C,));
 - ``corpus.safetensors``, when the fit kept a corpus graph: the embeddings
   (n, d), the label distributions ``F`` (n, C) and the graph's CSR arrays;
+- ``transduction.safetensors``, when a fit with ``-1`` rows kept no corpus
+  graph (it set them aside): its label distributions (n, C), the fitted
+  model's probabilities for every row of the fit's ``X``;
 - ``README.md``: the model card (:mod:`skgloss.model_card`), for people
   and for the Hugging Face Hub;
 - ``encoder/``: the encoder and its tokenizer, by Hugging Face's
@@ -56,6 +59,7 @@ FORMAT_VERSION = 1
 CONFIG_FILE = "skgloss.json"
 HEAD_FILE = "head.safetensors"
 CORPUS_FILE = "corpus.safetensors"
+TRANSDUCTION_FILE = "transduction.safetensors"
 ENCODER_DIR = "encoder"
 #: A tokenizer needs its config and one vocabulary file, whichever the model family uses.
 _TOKENIZER_CONFIG = "tokenizer_config.json"
@@ -170,6 +174,9 @@ def _write_model(est, folder, data=None, title="skgloss model"):
                     "label_distributions": np.ascontiguousarray(est.label_distributions_, dtype=np.float64),
                     "graph_indptr": G.indptr.astype(np.int64), "graph_indices": G.indices.astype(np.int64),
                     "graph_data": G.data.astype(np.float64)}, str(folder / CORPUS_FILE))
+    elif getattr(est, "label_distributions_", None) is not None:
+        save_numpy({"label_distributions": np.ascontiguousarray(est.label_distributions_, dtype=np.float64)},
+                    str(folder / TRANSDUCTION_FILE))
     if data:
         meta["data"] = dict(data)
     meta["manifest"] = _manifest(folder)
@@ -385,6 +392,13 @@ def load_model(cls, folder, *, device="auto"):
         fitted.update(corpus_embeddings_=c["embeddings"], label_distributions_=c["label_distributions"],
                       graph_=sparse.csr_matrix((c["graph_data"], c["graph_indices"], c["graph_indptr"]),
                                                shape=(n, n)),
+                      transduction_=classes[c["label_distributions"].argmax(axis=1)])
+    elif TRANSDUCTION_FILE in files:
+        path = folder / TRANSDUCTION_FILE
+        c = _read_tensors(path, numpy=True)
+        n = c["label_distributions"].shape[0] if "label_distributions" in c else 0
+        _expect_shape(path, "label_distributions", c, (n, n_classes))
+        fitted.update(label_distributions_=c["label_distributions"],
                       transduction_=classes[c["label_distributions"].argmax(axis=1)])
     est._set_fitted(fitted)
     return est

@@ -230,14 +230,19 @@ def test_unlabeled_rows_the_encoder_cannot_label_are_set_aside(tiny_bert, monkey
     assert cv["class_separation"] < skgloss.classifier._MIN_CLASS_SEPARATION
     assert cv["unlabeled_set_aside"] == len(extra) and cv["n_folds"] == 0 and cv["n_rows"] == len(X)
     assert semi.n_samples_fit_ == len(X_all) and semi.n_labeled_fit_ == len(X)
-    assert semi.inference_ == "head" and not hasattr(semi, "transduction_")  # no corpus graph
+    assert semi.inference_ == "head" and not hasattr(semi, "graph_")  # no corpus graph
     labeled = [X_all[i] for i in np.flatnonzero(y_all != -1)]
     alone = GLossTextClassifier(tiny_bert, **FEW, learning_rate=2e-3).fit(labeled, y_all[y_all != -1].astype(str))
     np.testing.assert_array_equal(semi.predict_proba(extra), alone.predict_proba(extra))
     assert semi.n_iter_ == alone.n_iter_ == 5
+    # every row of X still gets a label, the fitted model's, as LabelSpreading's transduction_ would give
+    np.testing.assert_allclose(semi.label_distributions_, semi.predict_proba(X_all), atol=1e-6)
+    np.testing.assert_array_equal(semi.transduction_, semi.predict(X_all))
+    with pytest.raises(ValueError, match="needs the corpus graph"):
+        semi.set_params(inference="graph").predict(extra)
 
 
-def test_the_model_card_says_why_unlabeled_rows_were_set_aside(tiny_bert, tmp_path, monkeypatch):
+def test_the_model_card_says_why_unlabeled_rows_were_set_aside_and_their_labels_are_saved(tiny_bert, tmp_path, monkeypatch):
     monkeypatch.setattr(skgloss.classifier, "_STEP_BUDGET", 10)
     X, _ = make_texts(8)
     y = np.random.default_rng(1).permutation(np.repeat([0, 1], 8))
@@ -246,6 +251,10 @@ def test_the_model_card_says_why_unlabeled_rows_were_set_aside(tiny_bert, tmp_pa
     clf.save_pretrained(tmp_path / "m")
     card = (tmp_path / "m" / "README.md").read_text()
     assert "| training texts | 16 (12 labeled, 4 unlabeled) |" in card
+    loaded = GLossTextClassifier.from_pretrained(tmp_path / "m")
+    np.testing.assert_array_equal(loaded.label_distributions_, clf.label_distributions_)
+    np.testing.assert_array_equal(loaded.transduction_, clf.transduction_)
+    assert loaded.cv_results_ == clf.cv_results_ and not hasattr(loaded, "graph_")
     d = clf.cv_results_["class_separation"]
     assert (f"| unlabeled texts | 4 set aside: the pre-trained encoder barely separates the labeled classes "
             f"(class separation {d:.3f} < 0.35), so its neighbours could not label them |" in card)
