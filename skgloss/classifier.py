@@ -834,6 +834,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             set_aside = 0
             if separation < _MIN_CLASS_SEPARATION and self._start_is_incumbent(y_idx):
                 texts, y_idx, sample_weight, set_aside = _labeled_rows_only(texts, y_idx, sample_weight)
+                # every labeled row trains, as on this path before: the step budget needs no validation rows
                 train_rows, val_rows = np.arange(len(texts)), np.arange(0)
                 logger.info("the pre-trained encoder barely separates the labeled classes (class separation %.3f < "
                             "%.2f): its neighbours cannot label the %d -1 rows, which are set aside; the labeled "
