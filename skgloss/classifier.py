@@ -80,6 +80,13 @@ _LONG_SCHEDULE_FACTOR = 4
 #: ``-1``").
 _STEP_BUDGET = 128
 _MIN_CLASS_SEPARATION = 0.35
+#: In a fit on that path (too few labeled rows to hold out) whose start is the pre-trained encoder (no corpus
+#: graph's label spreading to protect), the weight of the fine-tuned encoder in the one the fit ships, the rest
+#: being the starting weights (WiSE-FT's fixed midpoint; :func:`skgloss.training.interpolate_weights`); the
+#: closed-form head is then fitted on it. Fine-tuned on 64-256 labeled texts, the encoder forgets part of
+#: what it knew: on development texts the midpoint was ahead of the fine-tuned encoder in every few-shot cell
+#: measured (user guide, "Few labeled rows").
+_FEW_SHOT_ENCODER_MIX = 0.5
 #: k of the corpus graph when ``n_neighbors=None`` (which keeps batch graphs dense).
 DEFAULT_CORPUS_NEIGHBORS = 10
 #: Everything a fit sets; a new fit (or a load) replaces all of them at once.
@@ -824,7 +831,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                     n_unlabeled, len(classes), len(val_rows))
         precision = resolve_precision(self.precision, device)
         callbacks = check_callbacks(self.callbacks)
-        cv_results, stop_after, schedule = None, None, None
+        cv_results, stop_after, schedule, encoder_mix = None, None, None, 1.0
         all_texts, n_samples = texts, len(texts)
         folds = self._selection_folds(y_idx, val_rows, seed)
         if folds is not None:
@@ -839,9 +846,10 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                 logger.info("the pre-trained encoder barely separates the labeled classes (class separation %.3f < "
                             "%.2f): its neighbours cannot label the %d -1 rows, which are set aside; the labeled "
                             "rows are fitted alone", separation, _MIN_CLASS_SEPARATION, set_aside)
+            encoder_mix = 1.0 if self._start_is_incumbent(y_idx) else _FEW_SHOT_ENCODER_MIX
             cv_results = {**self._choose_epochs(texts, classes, y_idx, folds, seed, device, precision,
                                                 sample_weight, warm, separation),
-                          "unlabeled_set_aside": set_aside}
+                          "unlabeled_set_aside": set_aside, "encoder_mix": encoder_mix}
             stop_after = cv_results["chosen_epochs"]
             schedule = cv_results["schedule_epochs"]
         elif self._start_stays_unchallenged(y_idx, val_rows):
@@ -850,7 +858,8 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             stop_after = 0
         fitted, _ = self._train(texts, classes, y_idx, train_rows, val_rows, seed, device, precision,
                                 callbacks=callbacks, checkpoints=checkpoints, resume_state=resume_state,
-                                stop_after=stop_after, max_epochs=schedule, sample_weight=sample_weight, warm=warm)
+                                stop_after=stop_after, max_epochs=schedule, sample_weight=sample_weight, warm=warm,
+                                encoder_mix=encoder_mix)
         if cv_results is not None and cv_results["unlabeled_set_aside"]:
             fitted.update(self._transduction(all_texts, fitted, device, precision))
         fitted["cv_results_"] = cv_results
@@ -1016,10 +1025,11 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
 
     def _train(self, texts, classes, y_idx, train_rows, val_rows, seed, device, precision, *, callbacks=(),
                checkpoints=None, resume_state=None, stop_after=None, max_epochs=None, n_iter_no_change="same",
-               sample_weight=None, warm=None, warn=True):
+               sample_weight=None, warm=None, warn=True, encoder_mix=1.0):
         """One training run: load the encoder (or copy ``warm``'s), build the corpus graph, train.
 
-        ``max_epochs``: the schedule's length when not ``self.max_epochs``.
+        ``max_epochs``: the schedule's length when not ``self.max_epochs``; ``encoder_mix``: see
+        :attr:`skgloss.training.TrainingConfig.encoder_mix`.
 
         Returns ``(fitted attributes, result)``.
         """
@@ -1077,6 +1087,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                 batching=self.batching, inference=self._resolved_inference(y_idx), blend_weight=self.blend_weight,
                 start_incumbent=self._start_is_incumbent(y_idx), multilabel=y_idx.ndim == 2,
                 graph_backend=self.graph_backend, precision=precision, compile=self.compile,
+                encoder_mix=encoder_mix,
             )
             about_y = {"n_samples_fit_": len(texts), "n_labeled_fit_": int(np.sum(labeled_mask(y_idx))),
                        "inference_": self._resolved_inference(y_idx), "multilabel_": y_idx.ndim == 2}

@@ -58,7 +58,7 @@ from .inputs import class_aware_batches, device_batches, length_grouped_batches,
 from .losses import BatchContext, CrossEntropyLoss, GLoss, NeighbourKLLoss, SupConLoss
 
 __all__ = ["TrainingConfig", "TrainingResult", "make_objective", "epoch_batches", "training_step", "train",
-           "TRAINING_STATE_VERSION", "class_separation", "step_budget_epochs"]
+           "TRAINING_STATE_VERSION", "class_separation", "step_budget_epochs", "interpolate_weights"]
 
 LOSSES = ("gloss", "ce", "supcon", "kl")
 BATCHING = ("random", "graph", "length", "class")
@@ -107,6 +107,10 @@ class TrainingConfig:
     blend_weight: float = 0.5
     refit_head: bool = True
     head_C: float = 1.0
+    #: In a fit without validation rows, the weight ``a`` of the fine-tuned encoder in the one it ships:
+    #: ``θ = (1 - a)·θ_start + a·θ_trained`` (weight-space ensembling, :func:`interpolate_weights`), before the
+    #: closed-form head is fitted on it. 1: the trained encoder as it is.
+    encoder_mix: float = 1.0
     graph_backend: str = "auto"
     precision: str = "fp32"
     compile: bool | dict = False
@@ -152,8 +156,38 @@ def _optimizer(params, config: TrainingConfig, total_steps: int, device: torch.d
     return opt, torch.optim.lr_scheduler.LambdaLR(opt, factor)
 
 
-def _copy_state(*modules):
-    return [{k: v.detach().clone() for k, v in m.state_dict().items()} for m in modules]
+def _copy_state(*modules, to=None):
+    return [{k: v.detach().to(to).clone() for k, v in m.state_dict().items()} for m in modules]
+
+
+def interpolate_weights(model, start_weights, a):
+    """Move ``model`` in place to ``(1 - a)·start + a·model`` on every floating-point weight.
+
+    Weight-space ensembling of a fine-tuned model with the one it started
+    from (WiSE-FT: Wortsman et al., "Robust fine-tuning of zero-shot
+    models", CVPR 2022, whose fixed ``a = 0.5`` skgloss uses where a fit has
+    too few labeled rows to hold any out: :doc:`user_guide`, "Few labeled
+    rows"). Both share one architecture and start, so the path between them
+    stays in one basin and the midpoint keeps what the pre-trained encoder
+    knew while taking part of what the labeled rows taught.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The trained model; its weights are overwritten.
+    start_weights : dict
+        ``state_dict`` of the same model before training (any device).
+    a : float in [0, 1]
+        Weight of the trained model; 1 leaves it as it is, 0 restores the start.
+    """
+    if not 0.0 <= a <= 1.0:
+        raise ValueError(f"the trained model's weight a must lie in [0, 1], got {a}")
+    with torch.no_grad():
+        for name, weight in model.state_dict().items():
+            if weight.is_floating_point():
+                start = start_weights[name].to(device=weight.device, dtype=weight.dtype)
+                weight.copy_(torch.lerp(start, weight, a))
+    return model
 
 
 @dataclass
@@ -487,6 +521,8 @@ def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_row
     loop = {"rng": rng, "objective": objective, "hook": hook, "early": early, "result": result,
             "opt": opt, "sched": sched, "scaler": scaler, "device": device}
     first_epoch, stopped = 1, False
+    # the starting weights, kept (on the host) for the shipped encoder's interpolation; before any resume
+    start_weights = None if has_val or config.encoder_mix >= 1 else _copy_state(encoder, to="cpu")[0]
     if resume is not None:
         first_epoch, stopped, start_point, best_correct = _restore_training_state(
             resume, encoder, head, restore, **loop)
@@ -582,6 +618,8 @@ def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_row
             restore(start_point[0])
             early.best_epoch = 0
     else:  # nothing to choose with: the closed-form head, which never lags the embeddings
+        if start_weights is not None:
+            interpolate_weights(encoder, start_weights, config.encoder_mix)
         refit = _refit_head(encoder, head, tokens, train_rows, y, config, device, hook, sample_weight)
         if refit is not None:
             head.load_state_dict(refit.state_dict())
