@@ -80,12 +80,14 @@ _LONG_SCHEDULE_FACTOR = 4
 #: ``-1``").
 _STEP_BUDGET = 128
 _MIN_CLASS_SEPARATION = 0.35
-#: In a fit on that path (too few labeled rows to hold out) whose start is the pre-trained encoder (no corpus
-#: graph's label spreading to protect), the weight of the fine-tuned encoder in the one the fit ships, the rest
-#: being the starting weights (WiSE-FT's fixed midpoint; :func:`skgloss.training.interpolate_weights`); the
-#: closed-form head is then fitted on it. Fine-tuned on 64-256 labeled texts, the encoder forgets part of
-#: what it knew: on development texts the midpoint was ahead of the fine-tuned encoder in every few-shot cell
-#: measured (user guide, "Few labeled rows").
+#: In a fit on that path whose start is the pre-trained encoder (no corpus graph's label spreading to protect)
+#: and whose labeled rows would be too few to hold out 30 (fewer than 291: every fully labeled fit on the path;
+#: a -1 fit that set its rows aside can have more), the weight of the fine-tuned encoder in the one the fit
+#: ships, the rest being the starting weights (WiSE-FT's fixed midpoint;
+#: :func:`skgloss.training.interpolate_weights`); the closed-form head is then fitted on it. Fine-tuned on
+#: 16-256 labeled texts, the encoder forgets part of what it knew: on development texts the midpoint was
+#: ahead in all four few-shot cells (MR and R8, 8 and 32 per class) and at 20 and 100 labels, level at 200,
+#: behind at 400 (user guide, "Few labeled rows").
 _FEW_SHOT_ENCODER_MIX = 0.5
 #: k of the corpus graph when ``n_neighbors=None`` (which keeps batch graphs dense).
 DEFAULT_CORPUS_NEIGHBORS = 10
@@ -132,6 +134,11 @@ def _fitted_attributes(*, classes, device, precision, sigma, encoder, tokenizer,
         fitted.update(graph_=G, label_distributions_=F, transduction_=classes[F.argmax(axis=1)],
                       corpus_embeddings_=bank)
     return fitted
+
+
+def _too_few_to_hold_out(n_labeled, minimum):
+    """Whether ``validation_fraction="auto"`` would hold out fewer than ``minimum`` of ``n_labeled`` rows."""
+    return np.ceil(_AUTO_VALIDATION_FRACTION * n_labeled) < minimum
 
 
 def _labeled_rows_only(texts, y_idx, sample_weight):
@@ -290,7 +297,13 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         (``ceil(n_labeled / batch_size)`` steps an epoch, and at least
         ``max_epochs`` epochs) runs to its end, and a fit with ``-1`` rows
         sets them aside and fits its labeled rows alone (their neighbours
-        on such a space cannot label them). With a class of one labeled row, all
+        on such a space cannot label them). On both paths, a fit whose
+        start is the pre-trained encoder (no corpus graph built on the
+        fine-tuned one), with fewer than 291 labeled rows, ships the
+        midpoint of the starting and fine-tuned encoder weights, with the
+        closed-form head fitted on it (weight-space ensembling,
+        ``cv_results_["encoder_mix"]``). With a
+        class of one labeled row, all
         ``max_epochs`` run, except in a fit with ``-1`` rows and the corpus
         graph, which then keeps its starting point. See :doc:`user_guide`,
         "Few labeled rows" and "Semi-supervised fits with ``-1``".
@@ -423,7 +436,10 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         ``chosen_epochs`` (epochs of that schedule; 0: none),
         ``class_separation`` (of the labeled rows on the pre-trained
         encoder) and ``unlabeled_set_aside`` (how many ``-1`` rows the fit
-        did not use; 0 unless the separation was too low). When that
+        did not use; 0 unless the separation was too low), and
+        ``encoder_mix`` (the fine-tuned weights' share of the shipped
+        encoder: 0.5, or 1.0 in a fit that kept its corpus graph or that
+        set its ``-1`` rows aside beside 291 labeled rows or more). When that
         separation was too low to cross-validate: ``n_folds`` 0,
         ``start_accuracy`` None, empty curves, ``chosen_epochs ==
         schedule_epochs``, and ``step_budget`` and ``min_class_separation``
@@ -681,7 +697,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             fraction = _AUTO_VALIDATION_FRACTION
             minimum = (_MIN_AUTO_VALIDATION_ROWS_INCUMBENT if self._start_is_incumbent(y_idx)
                        else _MIN_AUTO_VALIDATION_ROWS)
-            if np.ceil(fraction * labeled.shape[0]) < minimum:
+            if _too_few_to_hold_out(labeled.shape[0], minimum):
                 logger.info("validation_fraction='auto': %d labeled rows are too few to hold out %d or more; "
                             "none held out (cross-validation chooses the number of epochs where every class has two "
                             "or more labeled rows)", labeled.shape[0], minimum)
@@ -846,7 +862,8 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                 logger.info("the pre-trained encoder barely separates the labeled classes (class separation %.3f < "
                             "%.2f): its neighbours cannot label the %d -1 rows, which are set aside; the labeled "
                             "rows are fitted alone", separation, _MIN_CLASS_SEPARATION, set_aside)
-            encoder_mix = 1.0 if self._start_is_incumbent(y_idx) else _FEW_SHOT_ENCODER_MIX
+            few = _too_few_to_hold_out(int(np.sum(labeled_mask(y_idx))), _MIN_AUTO_VALIDATION_ROWS)
+            encoder_mix = _FEW_SHOT_ENCODER_MIX if few and not self._start_is_incumbent(y_idx) else 1.0
             cv_results = {**self._choose_epochs(texts, classes, y_idx, folds, seed, device, precision,
                                                 sample_weight, warm, separation),
                           "unlabeled_set_aside": set_aside, "encoder_mix": encoder_mix}

@@ -78,6 +78,11 @@ def model_card(est, params: dict, title: str = "skgloss model") -> str:
                                       + (f" of a {schedule}-epoch schedule" if schedule else "")
                                       + f", by {cv['n_folds']}-fold cross-validation on the {cv['n_rows']} labeled "
                                         "texts"))
+    mix = cv.get("encoder_mix", 1.0) if cv else 1.0
+    if mix < 1 and est.n_iter_:
+        rows.append(("shipped encoder", f"{1 - mix:g} × the pre-trained weights + {mix:g} × the fine-tuned ones "
+                                        "(weight-space ensembling, as with every fit too small to hold texts out), "
+                                        "the head fitted on it"))
     kept = _kept_validation(est)
     if kept is None:
         rows.append(("validation", "none (every labeled text trained; the last epoch is kept)"))

@@ -1,6 +1,8 @@
 """Few labeled rows: the number of epochs, 0 included, chosen by cross-validation, or a fixed budget of
 optimizer steps when the pre-trained encoder does not separate the classes."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -36,6 +38,55 @@ def test_fine_tuning_that_hurts_out_of_fold_keeps_the_pretrained_encoder(tiny_be
     pretrained = AutoModel.from_pretrained(tiny_bert).state_dict()
     assert all(torch.equal(v, clf.encoder_.state_dict()[k].cpu()) for k, v in pretrained.items())
     assert clf.score(X, y) >= cv["start_accuracy"] - 0.25  # the closed-form head on the frozen encoder
+
+
+def _float_weights(model):
+    return {k: v.detach().cpu().double() for k, v in model.state_dict().items() if v.is_floating_point()}
+
+
+@pytest.mark.parametrize("labels", ["fruit/vehicle", "shuffled"])
+def test_a_few_shot_fit_ships_the_midpoint_of_its_start_and_its_fine_tuned_encoder(tiny_bert, monkeypatch, labels):
+    """On both paths without held-out rows (cross-validated epochs; the step budget where the labels are not
+    separated), the shipped encoder is (start + fine-tuned) / 2, and the head is the closed-form one on it."""
+    monkeypatch.setattr(skgloss.classifier, "_STEP_BUDGET", 10)
+    X, y = make_texts(8)
+    if labels == "shuffled":
+        y = np.random.default_rng(1).permutation(np.repeat(["a", "b"], 8))
+    params = dict(**FEW, learning_rate=2e-3, n_iter_no_change=None)
+    mixed = GLossTextClassifier(tiny_bert, **params).fit(X, y)
+    monkeypatch.setattr(skgloss.classifier, "_FEW_SHOT_ENCODER_MIX", 1.0)
+    tuned = GLossTextClassifier(tiny_bert, **params).fit(X, y)
+    assert mixed.cv_results_["encoder_mix"] == 0.5 and tuned.cv_results_["encoder_mix"] == 1.0
+    assert mixed.n_iter_ == tuned.n_iter_ > 0  # the same fine-tuning; the shipped weights differ
+    start, mid, end = (_float_weights(m) for m in (AutoModel.from_pretrained(tiny_bert), mixed.encoder_,
+                                                   tuned.encoder_))
+    assert max(float((end[k] - start[k]).abs().max()) for k in start) > 1e-3  # fine-tuning moved the weights
+    for k in start:
+        torch.testing.assert_close(mid[k], (start[k] + end[k]) / 2, atol=1e-6, rtol=1e-5)
+    # the head solves its logistic regression on the shipped encoder's embeddings: refitting from it moves nothing
+    from skgloss.head import fit_linear_head
+    y_idx = np.searchsorted(mixed.classes_, y)
+    again = fit_linear_head(copy.deepcopy(mixed.head_), mixed.transform(X), y_idx, C=mixed.head_C)
+    torch.testing.assert_close(again.weight, mixed.head_.weight, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(again.bias, mixed.head_.bias, atol=1e-4, rtol=1e-4)
+
+
+def test_interpolate_weights():
+    from skgloss.training import interpolate_weights
+    model = torch.nn.Linear(3, 2)
+    model.register_buffer("steps", torch.tensor([7]))
+    start = {k: v.clone() for k, v in model.state_dict().items()}
+    start["steps"] = torch.tensor([0])
+    trained = {k: v.clone() for k, v in model.state_dict().items()}
+    start["weight"] = start["weight"] + 1.0
+    interpolate_weights(model, start, 0.25)
+    torch.testing.assert_close(model.weight, 0.75 * start["weight"] + 0.25 * trained["weight"])
+    torch.testing.assert_close(model.bias, trained["bias"])  # equal at both ends
+    assert int(model.steps) == 7  # integer buffers are not weights
+    interpolate_weights(model, start, 0.0)
+    torch.testing.assert_close(model.weight, start["weight"])
+    with pytest.raises(ValueError, match=r"must lie in \[0, 1\], got 1.5"):
+        interpolate_weights(model, start, 1.5)
 
 
 def _spy_on_schedules(monkeypatch):
@@ -80,6 +131,7 @@ def test_a_semi_supervised_fit_tries_no_longer_schedule(tiny_bert, monkeypatch):
     # fruit against vehicles: the pre-trained neighbours can label the -1 rows, which stay
     assert cv["class_separation"] >= skgloss.classifier._MIN_CLASS_SEPARATION and cv["unlabeled_set_aside"] == 0
     assert clf.inference_ == "blend" and len(clf.transduction_) == len(X)
+    assert cv["encoder_mix"] == 1.0  # the corpus graph was built on the fine-tuned encoder: shipped as it is
 
 
 def test_class_separation_is_a_standardized_difference_of_cosines():
@@ -197,9 +249,12 @@ def test_the_choice_survives_saving(tiny_bert, tmp_path):
     clf.save_pretrained(tmp_path / "m")
     assert GLossTextClassifier.from_pretrained(tmp_path / "m").cv_results_ == clf.cv_results_
     cv = clf.cv_results_
+    card = (tmp_path / "m" / "README.md").read_text()
     assert (f"| epochs chosen | {cv['chosen_epochs']} of a {cv['schedule_epochs']}-epoch schedule, by "
-            f"{cv['n_folds']}-fold cross-validation on the {cv['n_rows']} labeled texts |"
-            in (tmp_path / "m" / "README.md").read_text())
+            f"{cv['n_folds']}-fold cross-validation on the {cv['n_rows']} labeled texts |" in card)
+    assert clf.n_iter_ > 0 and ("| shipped encoder | 0.5 × the pre-trained weights + 0.5 × the fine-tuned ones "
+                                "(weight-space ensembling, as with every fit too small to hold texts out), the head "
+                                "fitted on it |" in card)
 
 
 def test_the_model_card_says_why_a_step_budget_ran(tiny_bert, tmp_path, monkeypatch):
@@ -240,6 +295,11 @@ def test_unlabeled_rows_the_encoder_cannot_label_are_set_aside(tiny_bert, monkey
     np.testing.assert_array_equal(semi.transduction_, semi.predict(X_all))
     with pytest.raises(ValueError, match="needs the corpus graph"):
         semi.set_params(inference="graph").predict(extra)
+    assert cv["encoder_mix"] == alone.cv_results_["encoder_mix"] == 0.5
+    # labeled rows enough to hold 30 out, were they alone (here: 2 of 16): the fine-tuned encoder ships as it is
+    monkeypatch.setattr(skgloss.classifier, "_MIN_AUTO_VALIDATION_ROWS", 2)
+    many = GLossTextClassifier(tiny_bert, **FEW, learning_rate=2e-3).fit(X_all, y_all)
+    assert many.cv_results_["unlabeled_set_aside"] == len(extra) and many.cv_results_["encoder_mix"] == 1.0
 
 
 def test_the_model_card_says_why_unlabeled_rows_were_set_aside_and_their_labels_are_saved(tiny_bert, tmp_path, monkeypatch):
