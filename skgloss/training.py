@@ -17,7 +17,9 @@ validation. The starting point (the pre-trained encoder with such a head,
 and the first corpus graph) is scored as "epoch 0" and kept aside; at the
 end it replaces the best fine-tuned epoch when it is better on the
 validation rows beyond paired noise, so a fit that clearly hurts ends
-where it began.
+where it began. A fit without validation may ship its encoder moved part of
+the way back to its starting weights (``TrainingConfig.encoder_mix``,
+:func:`interpolate_weights`), the closed-form head then fitted on it.
 
 One encoder forward pass per training step: the pooled embeddings ``h`` of
 the batch feed both the linear head (for CE) and the graph or contrastive
