@@ -84,8 +84,10 @@ def _kept(record):
     cv = record.get("cv_results")
     if cv and cv["n_folds"] == 0:
         aside = cv.get("unlabeled_set_aside")
+        mix = cv.get("encoder_mix", 1.0)
         return (f"all {cv['chosen_epochs']} (step budget, d = {cv['class_separation']:.2f}"
-                + (f"; {aside} `-1` rows set aside)" if aside else ")"))
+                + (f"; {aside} `-1` rows set aside" if aside else "")
+                + (f"; encoder midpoint, a = {mix:g}" if mix < 1 else "") + ")")
     if cv:
         epochs = "/".join(f"{100 * a:.1f}" for a in cv["epoch_accuracy"])
         return f"{cv['chosen_epochs']} (CV: {100 * cv['start_accuracy']:.1f} → {epochs})"

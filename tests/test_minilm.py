@@ -62,5 +62,6 @@ def test_few_shot_fits_take_the_step_budget_where_the_encoder_does_not_separate_
     assert (cv["class_separation"] < skgloss.classifier._MIN_CLASS_SEPARATION) is step_budget, cv
     assert (cv["n_folds"] == 0) is step_budget
     assert cv["unlabeled_set_aside"] == unlabeled
+    assert cv["encoder_mix"] == 0.5  # no corpus graph kept: the midpoint of the pre-trained and fine-tuned weights
     if step_budget:  # 16 rows, one step an epoch
         assert clf.n_iter_ == cv["schedule_epochs"] == 4
