@@ -1,5 +1,6 @@
 """Few labeled rows: the number of epochs, 0 included, chosen by cross-validation, or a fixed budget of
-optimizer steps when the pre-trained encoder does not separate the classes."""
+optimizer steps when the pre-trained encoder does not separate the classes; either way the encoder shipped
+halfway back to its starting weights."""
 
 import copy
 
