@@ -66,6 +66,25 @@ def test_a_resumed_fit_ends_where_the_uninterrupted_one_ends(tiny_bert, tmp_path
     np.testing.assert_array_equal(resumed.transform(X), whole.transform(X))
 
 
+def test_a_resumed_few_shot_fit_ships_the_same_encoder_midpoint(tiny_bert, tmp_path, monkeypatch):
+    """Too few labels to hold out, on labels the pre-trained encoder does not separate: the step budget runs to
+    its end and the fit ships the midpoint of its starting and trained weights. Resumed, the start is still the
+    pre-trained encoder, not the checkpoint's weights."""
+    import skgloss.classifier
+
+    monkeypatch.setattr(skgloss.classifier, "_STEP_BUDGET", 12)  # 24 rows in batches of 8: 4 epochs
+    X, _ = data(False)
+    y = np.random.default_rng(1).permutation(np.repeat(["a", "b"], len(X) // 2))
+    params = dict(BASE, validation_fraction="auto")
+    whole = GLossTextClassifier(tiny_bert, **params).fit(X, y)
+    assert whole.cv_results_["n_folds"] == 0 and whole.cv_results_["encoder_mix"] == 0.5 and whole.n_iter_ == 4
+    with pytest.raises(KeyboardInterrupt):
+        GLossTextClassifier(tiny_bert, **params, callbacks=[StopAt(3)]).fit(X, y, checkpoint_dir=tmp_path / "c")
+    resumed = GLossTextClassifier(tiny_bert, **params).fit(X, y, checkpoint_dir=tmp_path / "c", resume=True)
+    np.testing.assert_array_equal(resumed.transform(X), whole.transform(X))
+    np.testing.assert_array_equal(resumed.predict_proba(X), whole.predict_proba(X))
+
+
 def test_the_checkpointed_model_is_the_one_the_fit_returns(tiny_bert, tmp_path):
     """With validation rows, model/ holds the selected epoch: after the last epoch, the fitted model."""
     X, y = data(True)
