@@ -8,7 +8,6 @@ the encoder in :mod:`skgloss.encoder` and the loop in :mod:`skgloss.training`.
 from __future__ import annotations
 
 import copy
-import os
 import functools
 import itertools
 import json
@@ -870,12 +869,6 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                           "unlabeled_set_aside": set_aside, "encoder_mix": encoder_mix}
             stop_after = cv_results["chosen_epochs"]
             schedule = cv_results["schedule_epochs"]
-        elif (os.environ.get("SKGLOSS_HOLDOUT_BUDGET") == "1" and len(val_rows)
-              and step_budget_epochs(len(train_rows), self.batch_size, _STEP_BUDGET, 1) > self.max_epochs):
-            separation = self._pretrained_separation(texts, y_idx, device, precision, warm)
-            if separation < _MIN_CLASS_SEPARATION:
-                schedule = step_budget_epochs(len(train_rows), self.batch_size, _STEP_BUDGET, self.max_epochs)
-                logger.warning("EXPERIMENT: separation %.3f, schedule %d epochs", separation, schedule)
         elif self._start_stays_unchallenged(y_idx, val_rows):
             logger.info("a fit with -1 rows and too few labeled rows per class to validate or cross-validate: the "
                         "starting point, label spreading on the pre-trained encoder, is kept without fine-tuning")

@@ -39,7 +39,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import os
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -276,8 +275,6 @@ def training_step(forward, head, objective, hook, batch, config, device, opt, sc
     hook.update(batch["rows"], h)
     ctx = BatchContext(h, logits.float(), batch["labels"], sample_weight=batch.get("weights"),
                        **hook.batch_extras(batch["rows"], neighbours=objective.needs_neighbours))
-    if getattr(objective, "_lam_warm_steps", 0):
-        objective.lam = objective._base_lam * min(1.0, (sched.last_epoch + 1) / objective._lam_warm_steps)
     terms = objective.batch_terms(ctx)
     scaler.scale(terms["loss"]).backward()
     if dp is not None:
@@ -496,10 +493,6 @@ def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_row
     steps_per_epoch = math.ceil(len(train_rows) / config.batch_size)
     params = [p for m in (encoder, head) for p in m.parameters() if p.requires_grad]
     opt, sched = _optimizer(params, config, steps_per_epoch * config.max_epochs, device)
-    if os.environ.get("SKGLOSS_LAM_WARMUP") and hasattr(objective, "lam"):
-        objective._base_lam = objective.lam
-        objective._lam_warm_steps = max(1, int(round(float(os.environ["SKGLOSS_LAM_WARMUP"])
-                                                     * steps_per_epoch * config.max_epochs)))
     scaler = grad_scaler(device, config.precision)
     # a padded probe batch (longest and shortest text) decides whether masks can be passed in 4-D
     probe = train_rows[[np.argmax(tokens.lengths[train_rows]), np.argmin(tokens.lengths[train_rows])]]
@@ -541,8 +534,6 @@ def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_row
         start_head = _refit_head(encoder, head, tokens, train_rows, y, config, device, hook, sample_weight)
         if start_head is not None:
             shipped["head"], logits = start_head, _head_logits(start_head, emb)
-            if os.environ.get("SKGLOSS_LPFT") == "1":
-                head.load_state_dict(start_head.state_dict())
         result.start_score, result.start_log_loss, start_correct = _val_scores(
             emb, logits, val_rows, val_y, config, _val_graph(config, hook))
         start_point = ((_copy_state(encoder, shipped["head"]), hook.snapshot()), start_correct)
