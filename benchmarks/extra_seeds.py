@@ -120,8 +120,11 @@ HEADER = ["| comparison | bar | seeds 0-2 | seeds 0-9 (per seed) | mean ± s.e. 
 def render(out=OUT):
     lines = ["# The accuracy bars with ten seeds", "",
              "Paired test-accuracy differences (points) of the issue's comparisons, where seeds 3-9 were run "
-             "on the same code, data and test texts as seeds 0-2 (a seed draws the fit's randomness and, for the "
-             "few-shot cells, the labeled texts). 95 % Student-t interval of the mean difference; `cannot tell`: "
+             "on the same data and test texts as seeds 0-2 (a seed draws the fit's randomness and, for the "
+             "few-shot cells, the labeled texts), and on the same fit code, except that the `cpu` profile's "
+             "seeds 0-2 were rerun on a later commit than its seeds 3-9 (each cell records its commit; the same "
+             "seeds 0-2 run on an earlier commit than seeds 3-9 differ from the rerun by at most 0.4 points a "
+             "cell). 95 % Student-t interval of the mean difference; `cannot tell`: "
              "the interval holds the bar. The bars themselves are judged on seeds 0-2. Rendered by "
              "`python benchmarks/extra_seeds.py`; the commands are in its docstring.", "",
              "## Accuracy (%)", "", *HEADER, *_rows("test_accuracy")]
