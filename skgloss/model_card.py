@@ -81,8 +81,8 @@ def model_card(est, params: dict, title: str = "skgloss model") -> str:
     mix = cv.get("encoder_mix", 1.0) if cv else 1.0
     if mix < 1 and est.n_iter_:
         rows.append(("shipped encoder", f"{1 - mix:g} × the pre-trained weights + {mix:g} × the fine-tuned ones "
-                                        "(weight-space ensembling, as with every fit too small to hold texts out), "
-                                        "the head fitted on it"))
+                                        "(weight-space ensembling, as in every fit from the pre-trained encoder "
+                                        "with too few labeled texts to hold any out), the head fitted on it"))
     kept = _kept_validation(est)
     if kept is None:
         rows.append(("validation", "none (every labeled text trained; the last epoch is kept)"))

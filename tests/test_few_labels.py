@@ -254,8 +254,8 @@ def test_the_choice_survives_saving(tiny_bert, tmp_path):
     assert (f"| epochs chosen | {cv['chosen_epochs']} of a {cv['schedule_epochs']}-epoch schedule, by "
             f"{cv['n_folds']}-fold cross-validation on the {cv['n_rows']} labeled texts |" in card)
     assert clf.n_iter_ > 0 and ("| shipped encoder | 0.5 × the pre-trained weights + 0.5 × the fine-tuned ones "
-                                "(weight-space ensembling, as with every fit too small to hold texts out), the head "
-                                "fitted on it |" in card)
+                                "(weight-space ensembling, as in every fit from the pre-trained encoder with too few "
+                                "labeled texts to hold any out), the head fitted on it |" in card)
 
 
 def test_the_model_card_says_why_a_step_budget_ran(tiny_bert, tmp_path, monkeypatch):
