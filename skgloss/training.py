@@ -39,7 +39,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import os
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -271,26 +270,12 @@ def training_step(forward, head, objective, hook, batch, config, device, opt, sc
         h = encode(forward, batch, config.pooling, mask_4d=mask_4d)
         if dp is not None:
             h = dp.gather(h[:sizes[dp.rank]].float(), sizes)
-        h_raw = h
         logits = head(h)
     h = h.float()
     hook.update(batch["rows"], h)
     ctx = BatchContext(h, logits.float(), batch["labels"], sample_weight=batch.get("weights"),
                        **hook.batch_extras(batch["rows"], neighbours=objective.needs_neighbours))
     terms = objective.batch_terms(ctx)
-    _balance = os.environ.get("SKGLOSS_BALANCE")
-    if _balance and "ce" in terms and getattr(objective, "term_name", None) in terms and h_raw.requires_grad:
-        name = objective.term_name
-        g_ce, = torch.autograd.grad(terms["ce"], h_raw, retain_graph=True, allow_unused=True)
-        g_t, = torch.autograd.grad(terms[name], h_raw, retain_graph=True, allow_unused=True)
-        if g_ce is not None and g_t is not None:
-            n_ce, n_t = g_ce.float().norm(), g_t.float().norm()
-            ratio = (n_ce / n_t.clamp_min(1e-12)).detach()
-            terms["grad_ratio"] = (n_t / n_ce.clamp_min(1e-12)).detach()
-            if _balance == "1":
-                lam = objective.lam
-                scale = torch.where(n_t > 0, ratio, torch.ones_like(ratio))
-                terms["loss"] = terms["loss"] + lam * (scale - 1.0) * terms[name]
     scaler.scale(terms["loss"]).backward()
     if dp is not None:
         dp.average_gradients(params)
