@@ -30,7 +30,6 @@ autograd graph, never NaN; :class:`GLoss` counts them.
 from __future__ import annotations
 
 import math
-import os
 from numbers import Real
 
 import torch
@@ -337,14 +336,8 @@ class GLoss(MixedLoss):
             self.generator_for(key).set_state(value)
 
     def graph_term(self, embeddings, labels, sample_weight=None):
-        sigma = self.sigma
-        if os.environ.get("SKGLOSS_SIGMA_BATCH") and embeddings.shape[0] >= 2:
-            with torch.no_grad():
-                z = torch.nn.functional.normalize(embeddings.float(), dim=1)
-                d = torch.pdist(z)
-                sigma = float(torch.sqrt(d.median() / 3.0))
         loss, info = g_loss_with_info(
-            embeddings, labels, gamma=self.gamma, sigma=sigma, n_neighbors=self.n_neighbors,
+            embeddings, labels, gamma=self.gamma, sigma=self.sigma, n_neighbors=self.n_neighbors,
             class_weight=self.class_weight_on(embeddings.device), generator=self.generator_for(embeddings.device),
             sample_weight=sample_weight,
         )
