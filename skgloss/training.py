@@ -39,7 +39,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import os
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -271,25 +270,12 @@ def training_step(forward, head, objective, hook, batch, config, device, opt, sc
         h = encode(forward, batch, config.pooling, mask_4d=mask_4d)
         if dp is not None:
             h = dp.gather(h[:sizes[dp.rank]].float(), sizes)
-        h_raw = h
         logits = head(h)
     h = h.float()
     hook.update(batch["rows"], h)
     ctx = BatchContext(h, logits.float(), batch["labels"], sample_weight=batch.get("weights"),
                        **hook.batch_extras(batch["rows"], neighbours=objective.needs_neighbours))
     terms = objective.batch_terms(ctx)
-    if os.environ.get("SKGLOSS_PCGRAD") and "ce" in terms and getattr(objective, "term_name", None) in terms \
-            and h_raw.requires_grad:
-        name = objective.term_name
-        g_ce, = torch.autograd.grad(terms["ce"], h_raw, retain_graph=True, allow_unused=True)
-        g_t, = torch.autograd.grad(terms[name], h_raw, retain_graph=True, allow_unused=True)
-        if g_ce is not None and g_t is not None:
-            g_ce, g_t = g_ce.float().detach(), g_t.float().detach()
-            u = g_ce / g_ce.norm().clamp_min(1e-12)
-            c = (g_t * u).sum()
-            terms["grad_cos"] = c / g_t.norm().clamp_min(1e-12)
-            conflict = torch.clamp(c, max=0.0)  # only the part of the graph gradient that opposes CE's
-            terms["loss"] = terms["loss"] - objective.lam * conflict * (u * h_raw.float()).sum()
     scaler.scale(terms["loss"]).backward()
     if dp is not None:
         dp.average_gradients(params)
