@@ -97,6 +97,30 @@ def mr_short_fit(data):
     return lines
 
 
+def full_test(data):
+    cells, paired = data["cells"], data["paired"]
+    c0 = cells[0]
+    m = c0["machine"]
+    lines = [f"{c0['dataset'].upper()}, the `cpu` profile's fits (the same training subset, settings and seeds, "
+             f"fitted again) scored on all {c0['n_test']:,} test texts: the profile's {c0['n_profile_test']:,} and "
+             f"the {c0['n_test'] - c0['n_profile_test']:,} it never read (`{data['command']}`; commit "
+             f"{m['git_commit']}, {m['cpu_count']} CPU cores, "
+             f"{'bfloat16' if m['cpu_native_bf16'] else 'float32'}, {m['torch_threads']} torch thread):", "",
+             "| variant | seed | all test texts | the profile's texts (its cell) | the other texts |",
+             "|---|---|---|---|---|"]
+    for r in cells:
+        cell = "–" if r["profile_cell_accuracy"] is None else f"{100 * r['profile_cell_accuracy']:.1f}"
+        lines.append(f"| `{r['variant']}` | {r['seed']} | {100 * r['accuracy_all']:.2f} | "
+                     f"{100 * r['accuracy_profile_texts']:.2f} ({cell}) | {100 * r['accuracy_other_texts']:.2f} |")
+    names = {"accuracy_all": "all test texts", "accuracy_profile_texts": "the profile's texts",
+             "accuracy_other_texts": "the other texts"}
+    lines += ["", "| paired difference (points) | per seed | mean |", "|---|---|---|"]
+    for row in paired:
+        lines.append(f"| `{row['variant']}` − `{row['against']}`, {names[row['split']]} | "
+                     + ", ".join(f"{d:+.1f}" for d in row["per_seed"]) + f" | {row['mean']:+.2f} |")
+    return lines
+
+
 def mr_semi_supervised(data):
     a = data["args"]
     lines = [f"MR, training pool of {data['n_train_pool']} texts with {100 * a['label_fraction']:.0f} % of the labels "
@@ -316,7 +340,7 @@ MARKDOWN = {
 
 
 RENDERERS = {"step_time": step_time, "fit_throughput": fit_throughput, "fit_throughput_bf16_cpu": fit_throughput,
-             "mr_short_fit": mr_short_fit,
+             "mr_short_fit": mr_short_fit, "full_test_mr": full_test,
              "mr_semi_supervised": mr_semi_supervised,
              "corpus_graph_speed": corpus_graph_speed, "batching": batching, "predict_throughput": predict_throughput,
              "knn_scaling": knn_scaling, "knn_real": knn_real, "exact_search": exact_search, "memory": memory,
@@ -328,6 +352,7 @@ SECTIONS = [
     ("label_scarcity", "Label scarcity"),
     ("few_shot", "Few shots"),
     ("extra_seeds", "The accuracy bars with ten seeds"),
+    ("full_test_mr", "MR's `cpu` fits on every test text"),
     ("step_budget", "Few shots: a fixed budget of 128 optimizer steps"),
     ("class_separation", "Few shots: class separation on the pre-trained encoder"),
     ("sweep", "Settings swept on development texts"),

@@ -51,8 +51,8 @@ import numpy as np
 
 from ._logging import logger
 
-__all__ = ["PROFILES", "VARIANTS", "DATASETS", "cell_path", "machine", "main", "run_cell", "stratified_sample",
-           "subset"]
+__all__ = ["PROFILES", "VARIANTS", "DATASETS", "cell_path", "fit_cell", "machine", "main", "run_cell",
+           "stratified_sample", "subset"]
 
 RUNS = Path("benchmarks") / "results" / "runs"
 
@@ -130,12 +130,30 @@ def subset(labels, n, seed):
     return np.sort(np.random.default_rng(seed).choice(len(labels), n, replace=False))
 
 
+def fit_cell(spec, X, y):
+    """Fit one cell's estimator (its profile's settings and variant) on ``X, y``.
+
+    Returns the fitted :class:`skgloss.GLossTextClassifier`, its parameters
+    and the seconds the fit took.
+    """
+    from .classifier import GLossTextClassifier
+
+    params = {"max_length": spec["max_length"], "batch_size": spec["batch_size"], "max_epochs": spec["max_epochs"],
+              "learning_rate": spec["learning_rate"], "validation_fraction": 0.1, "random_state": spec["seed"],
+              **VARIANTS[spec["variant"]]}
+    if spec.get("precision"):
+        params["precision"] = spec["precision"]
+    clf = GLossTextClassifier(spec["model"], **params)
+    t0 = time.perf_counter()
+    clf.fit(X, y)
+    return clf, params, time.perf_counter() - t0
+
+
 def run_cell(spec):
     """Fit and score one cell; returns the record written to its JSON file."""
     import torch
     from sklearn.metrics import accuracy_score, f1_score
 
-    from .classifier import GLossTextClassifier
     from .datasets import load_benchmark
 
     X, y, Xt, yt = load_benchmark(spec["dataset"], data_home=spec["data_home"], verify=spec.get("verify", True))
@@ -143,17 +161,9 @@ def run_cell(spec):
     te = subset(yt, per_dataset(spec["n_test"], spec["dataset"]), seed=0)
     X, y = [X[i] for i in tr], [y[i] for i in tr]
     Xt, yt = [Xt[i] for i in te], [yt[i] for i in te]
-    params = {"max_length": spec["max_length"], "batch_size": spec["batch_size"], "max_epochs": spec["max_epochs"],
-              "learning_rate": spec["learning_rate"], "validation_fraction": 0.1, "random_state": spec["seed"],
-              **VARIANTS[spec["variant"]]}
-    if spec.get("precision"):
-        params["precision"] = spec["precision"]
-    clf = GLossTextClassifier(spec["model"], **params)
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
-    t0 = time.perf_counter()
-    clf.fit(X, y)
-    fit_s = time.perf_counter() - t0
+    clf, params, fit_s = fit_cell(spec, X, y)
     pred = clf.predict(Xt)
     yt_arr = np.asarray(yt, dtype=pred.dtype)
     return {
