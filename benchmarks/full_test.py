@@ -11,10 +11,10 @@ here: the fits select their epochs and heads on their own validation rows.
 
 Usage::
 
-    python benchmarks/full_test.py --dataset mr --variants ce gloss --seeds 0 1 2
+    python benchmarks/full_test.py --datasets mr r8 ohsumed r52 20ng --variants ce gloss --seeds 0 1 2
 
 Writes one JSON file per cell under ``benchmarks/results/runs/full_test/`` (skipped when
-present) and the summary ``benchmarks/results/full_test_<dataset>.json``; prints a table.
+present) and the summary ``benchmarks/results/full_test.json``; prints a table.
 """
 
 import argparse
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from _common import data_home, write_cell, write_json
 
-from skgloss.bench import PROFILES, cell_path, fit_cell, machine, per_dataset, subset
+from skgloss.bench import DATASETS, PROFILES, cell_path, fit_cell, machine, per_dataset, subset
 from skgloss.datasets import load_benchmark
 
 HERE = Path(__file__).resolve().parent
@@ -53,42 +53,45 @@ def run(dataset, variant, seed, data):
 
 
 def summarise(records, variants):
-    """Paired differences of every variant against the first, per split."""
+    """Paired differences of every variant against the first, per dataset and split."""
     base, rows = variants[0], []
-    by = {(r["variant"], r["seed"]): r for r in records}
-    seeds = sorted({r["seed"] for r in records})
-    for variant in variants[1:]:
-        for split in ("accuracy_all", "accuracy_profile_texts", "accuracy_other_texts"):
-            diffs = [100 * (by[variant, s][split] - by[base, s][split]) for s in seeds
-                     if (variant, s) in by and (base, s) in by]
-            rows.append({"variant": variant, "against": base, "split": split, "per_seed": diffs,
-                         "mean": float(np.mean(diffs)) if diffs else None})
+    by = {(r["dataset"], r["variant"], r["seed"]): r for r in records}
+    for dataset in dict.fromkeys(r["dataset"] for r in records):
+        seeds = sorted({r["seed"] for r in records if r["dataset"] == dataset})
+        for variant in variants[1:]:
+            pairs = [(by[dataset, variant, s], by[dataset, base, s]) for s in seeds
+                     if (dataset, variant, s) in by and (dataset, base, s) in by]
+            for split in ("accuracy_all", "accuracy_profile_texts", "accuracy_other_texts"):
+                diffs = [100 * (a[split] - b[split]) for a, b in pairs]
+                rows.append({"dataset": dataset, "variant": variant, "against": base, "split": split,
+                             "per_seed": diffs, "mean": float(np.mean(diffs)) if diffs else None})
     return rows
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--dataset", default="mr")
+    p.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
     p.add_argument("--variants", nargs="+", default=["ce", "gloss"])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     args = p.parse_args(argv)
-    data = load_benchmark(args.dataset, data_home=data_home())
     records = []
-    for seed in args.seeds:
-        for variant in args.variants:
-            path = RUNS / "full_test" / f"{args.dataset}__{variant}__seed{seed}.json"
-            if not path.is_file():
-                write_cell(path, run(args.dataset, variant, seed, data))
-            records.append(json.loads(path.read_text()))
+    for dataset in args.datasets:
+        data = load_benchmark(dataset, data_home=data_home())
+        for seed in args.seeds:
+            for variant in args.variants:
+                path = RUNS / "full_test" / f"{dataset}__{variant}__seed{seed}.json"
+                if not path.is_file():
+                    write_cell(path, run(dataset, variant, seed, data))
+                records.append(json.loads(path.read_text()))
     for r in records:
-        print(f"{r['variant']:>6} seed {r['seed']}: all {100 * r['accuracy_all']:.2f} "
+        print(f"{r['dataset']:>7} {r['variant']:>6} seed {r['seed']}: all {100 * r['accuracy_all']:.2f} "
               f"({r['n_test']}), profile's texts {100 * r['accuracy_profile_texts']:.2f} "
               f"(profile cell {r['profile_cell_accuracy']}), other texts {100 * r['accuracy_other_texts']:.2f}")
     summary = summarise(records, args.variants)
     for row in summary:
-        print(f"{row['variant']} - {row['against']}, {row['split']}: {row['mean']:+.2f} "
+        print(f"{row['dataset']}: {row['variant']} - {row['against']}, {row['split']}: {row['mean']:+.2f} "
               f"({', '.join(f'{d:+.1f}' for d in row['per_seed'])})")
-    write_json(f"full_test_{args.dataset}.json", {
+    write_json("full_test.json", {
         "command": "python benchmarks/full_test.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "cells": [{k: v for k, v in r.items() if k != "correct"} for r in records], "paired": summary})
     return 0
