@@ -37,7 +37,7 @@ def run(dataset, variant, seed, data):
     prof = PROFILES["cpu"]
     tr = subset(y, per_dataset(prof["n_train"], dataset), seed=0)
     in_profile = np.zeros(len(yt), dtype=bool)
-    in_profile[subset(yt, prof["n_test"], seed=0)] = True
+    in_profile[subset(yt, per_dataset(prof["n_test"], dataset), seed=0)] = True
     spec = {**prof, "dataset": dataset, "variant": variant, "seed": seed}
     clf, params, fit_s = fit_cell(spec, [X[i] for i in tr], [y[i] for i in tr])
     pred = clf.predict(Xt)
