@@ -61,10 +61,12 @@ def summarise(records, variants):
         for variant in variants[1:]:
             pairs = [(by[dataset, variant, s], by[dataset, base, s]) for s in seeds
                      if (dataset, variant, s) in by and (dataset, base, s) in by]
+            if not pairs:
+                continue
             for split in ("accuracy_all", "accuracy_profile_texts", "accuracy_other_texts"):
                 diffs = [100 * (a[split] - b[split]) for a, b in pairs]
                 rows.append({"dataset": dataset, "variant": variant, "against": base, "split": split,
-                             "per_seed": diffs, "mean": float(np.mean(diffs)) if diffs else None})
+                             "per_seed": diffs, "mean": float(np.mean(diffs))})
     return rows
 
 
