@@ -9,7 +9,7 @@ from sklearn.linear_model import LogisticRegression
 from skgloss import GLossTextClassifier
 from skgloss.encoder import embed_texts, load_encoder
 from skgloss.head import fit_linear_head
-from skgloss.training import better_beyond_noise, start_point_wins
+from skgloss.training import TrainingConfig, _heads_judged, better_beyond_noise, start_point_wins
 
 # validation_fraction=0: what "auto" meant for these few rows before it cross-validated the epoch count
 # (tests/test_few_labels.py tests that)
@@ -133,16 +133,39 @@ def test_semi_supervised_refit_adds_the_pseudo_labeled_rows(tiny_bert):
     np.testing.assert_allclose(clf.head_.weight.detach().cpu().numpy(), ref.weight.detach().numpy(), atol=1e-4)
 
 
-def test_each_epoch_keeps_the_refit_head_only_when_it_is_better_beyond_noise(tiny_bert):
+@pytest.mark.parametrize("inference", ["head", "blend"])
+def test_each_epoch_keeps_the_refit_head_only_when_it_is_better_beyond_noise(tiny_bert, inference):
     X, y = make_texts(20)
     clf = GLossTextClassifier(tiny_bert, **{**FAST, "max_epochs": 3, "validation_fraction": 0.25,
-                                            "n_iter_no_change": None}).fit(X, y)
+                                            "n_iter_no_change": None, "inference": inference}).fit(X, y)
     for h in clf.history_:
         b, c = h["val_only_refit_correct"], h["val_only_trained_correct"]
         n_val = round(0.25 * len(y))
-        assert h["val_score_refit"] - h["val_score_trained"] == pytest.approx((b - c) / n_val)
+        if inference == "head":  # b and c count the shipped predictor's rows (blend: each head's own rows)
+            assert h["val_score_refit"] - h["val_score_trained"] == pytest.approx((b - c) / n_val)
+        assert 0 <= b + c <= n_val
         assert h["head"] == ("refit" if b - c > 1.645 * np.sqrt(b + c) else "trained")
         assert h["val_score"] == h[f"val_score_{h['head']}"]
+
+
+@pytest.mark.parametrize("inference", ["graph", "blend"])
+def test_under_graph_inference_the_heads_are_judged_on_their_own_predictions(inference):
+    # the shared graph vote gets every validation row right with either head; alone, the refit head is right
+    # everywhere and the trained head (always class 0) on half the rows: the refit head must win
+    val_y = np.tile([0, 1], 10)
+    refit_logits = np.eye(2)[val_y] * 3.0
+    trained_logits = np.tile([2.0, -2.0], (20, 1))
+    shared = np.ones(20, dtype=bool)
+    refit, trained = _heads_judged(refit_logits, trained_logits, shared, shared, val_y,
+                                   TrainingConfig(inference=inference))
+    np.testing.assert_array_equal(refit, np.ones(20, dtype=bool))
+    np.testing.assert_array_equal(trained, val_y == 0)
+    assert better_beyond_noise(refit, trained)
+    # inference="head" (and multi-label models): the shipped predictor's rows, as given
+    for config in (TrainingConfig(inference="head"), TrainingConfig(inference=inference, multilabel=True)):
+        refit, trained = _heads_judged(refit_logits, trained_logits, shared, shared, val_y, config)
+        assert refit is shared and trained is shared
+        assert not better_beyond_noise(refit, trained)
 
 
 def test_better_beyond_noise_is_a_one_sided_paired_test():
