@@ -2,6 +2,7 @@
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,16 @@ def write_cell(path, record):
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(record, indent=1, default=str))
     os.replace(tmp, path)
+
+
+def command_line(script, argv=None):
+    """``python benchmarks/<script> <arguments>``: how a study was run, for its summary file."""
+    return f"python benchmarks/{script} " + " ".join(sys.argv[1:] if argv is None else argv)
+
+
+def per_seed(diffs):
+    """``+0.2, -1.1, +0.8``: paired differences, one decimal, in seed order."""
+    return ", ".join(f"{d:+.1f}" for d in diffs)
 
 
 def write_json(name, payload):

@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from _common import data_home, write_cell, write_json
+from _common import command_line, data_home, per_seed, write_cell, write_json
 
 from skgloss.bench import DATASETS, PROFILES, cell_path, fit_cell, machine, per_dataset, subset
 from skgloss.datasets import load_benchmark
@@ -92,9 +92,9 @@ def main(argv=None):
     summary = summarise(records, args.variants)
     for row in summary:
         print(f"{row['dataset']}: {row['variant']} - {row['against']}, {row['split']}: {row['mean']:+.2f} "
-              f"({', '.join(f'{d:+.1f}' for d in row['per_seed'])})")
+              f"({per_seed(row['per_seed'])})")
     write_json("full_test.json", {
-        "command": "python benchmarks/full_test.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": command_line("full_test.py", argv),
         "cells": [{k: v for k, v in r.items() if k != "correct"} for r in records], "paired": summary})
     return 0
 

@@ -13,6 +13,7 @@ Usage: python benchmarks/render_readme.py
 
 import json
 import re
+import statistics
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -138,6 +139,37 @@ def full_test(data):
             against = by[splits[0]]["against"]
             lines.append(f"| {dataset} | `{variant}` − `{against}` | " + " | ".join(
                 f"{by[s]['mean']:+.2f} ({', '.join(f'{d:+.1f}' for d in by[s]['per_seed'])})" for s in splits) + " |")
+    return lines
+
+
+def label_noise(data):
+    cells, paired = data["cells"], data["paired"]
+    fitted = [c for c in cells if "source" not in c]
+    m = fitted[0]["machine"]
+    commits = sorted({c["machine"]["git_commit"] for c in fitted})
+    variants = list(dict.fromkeys(c["variant"] for c in cells))
+    others = [v for v in variants if any(r["variant"] == v for r in paired)]
+    against = paired[0]["against"]
+    lines = ["The `cpu` profile's fits (its training subsets, settings and seeds) with a share of their training "
+             "labels replaced by another class drawn uniformly, validation rows included; scored on the profile's "
+             f"1,000 clean test texts (`{data['command']}`; commit {', '.join(commits)}; {m['cpu_count']} CPU cores, "
+             f"{'bfloat16' if m['cpu_native_bf16'] else 'float32'}, {m['torch_threads']} torch thread per fit). "
+             "At 0 % the profile's own cells stand in where they exist. Test accuracy, %, mean ± std over seeds "
+             "(n); paired differences per seed.", "",
+             "| dataset | labels wrong | " + " | ".join(f"`{v}`" for v in variants) + " | "
+             + " | ".join(f"`{v}` − `{against}` (per seed)" for v in others) + " |",
+             "|---|---|" + "---|" * (len(variants) + len(others))]
+    for dataset, rate in sorted(dict.fromkeys((c["dataset"], c["noise"]) for c in cells)):
+        row = []
+        for variant in variants:
+            a = [100 * c["test_accuracy"] for c in cells
+                 if (c["dataset"], c["noise"], c["variant"]) == (dataset, rate, variant)]
+            spread = f" ± {statistics.stdev(a):.2f}" if len(a) > 1 else ""
+            row.append(f"{statistics.mean(a):.2f}{spread} (n={len(a)})" if a else "–")
+        for variant in others:
+            d = [r for r in paired if (r["dataset"], r["noise"], r["variant"]) == (dataset, rate, variant)]
+            row.append(f"{d[0]['mean']:+.2f} ({', '.join(f'{x:+.1f}' for x in d[0]['per_seed'])})" if d else "–")
+        lines.append(f"| {dataset} | {100 * rate:.0f} % | " + " | ".join(row) + " |")
     return lines
 
 
@@ -360,7 +392,7 @@ MARKDOWN = {
 
 
 RENDERERS = {"step_time": step_time, "fit_throughput": fit_throughput, "fit_throughput_bf16_cpu": fit_throughput,
-             "mr_short_fit": mr_short_fit, "full_test": full_test,
+             "mr_short_fit": mr_short_fit, "full_test": full_test, "label_noise": label_noise,
              "mr_semi_supervised": mr_semi_supervised,
              "corpus_graph_speed": corpus_graph_speed, "batching": batching, "predict_throughput": predict_throughput,
              "knn_scaling": knn_scaling, "knn_real": knn_real, "exact_search": exact_search, "memory": memory,
@@ -373,6 +405,7 @@ SECTIONS = [
     ("few_shot", "Few shots"),
     ("extra_seeds", "The accuracy bars with ten seeds"),
     ("full_test", "The `cpu` profile's fits on every test text"),
+    ("label_noise", "The `cpu` profile's fits with wrong training labels"),
     ("step_budget", "Few shots: a fixed budget of 128 optimizer steps"),
     ("class_separation", "Few shots: class separation on the pre-trained encoder"),
     ("sweep", "Settings swept on development texts"),

@@ -133,6 +133,7 @@ def subset(labels, n, seed):
 def fit_cell(spec, X, y):
     """Fit one cell's estimator (its profile's settings and variant) on ``X, y``.
 
+    ``spec["params"]``, where given, overrides parameters of the variant.
     Returns the fitted :class:`skgloss.GLossTextClassifier`, its parameters
     and the seconds the fit took.
     """
@@ -140,7 +141,7 @@ def fit_cell(spec, X, y):
 
     params = {"max_length": spec["max_length"], "batch_size": spec["batch_size"], "max_epochs": spec["max_epochs"],
               "learning_rate": spec["learning_rate"], "validation_fraction": 0.1, "random_state": spec["seed"],
-              **VARIANTS[spec["variant"]]}
+              **VARIANTS[spec["variant"]], **spec.get("params", {})}
     if spec.get("precision"):
         params["precision"] = spec["precision"]
     clf = GLossTextClassifier(spec["model"], **params)

@@ -127,3 +127,33 @@ def test_few_shot_balanced_accuracy_is_recorded_and_rendered_paired(tmp_path, mo
     assert "| r8 | 8 | 1000 | `skgloss` | 90.00 ± 0.00 | 1 | +0.00 (+0.0) | 1 |" in accuracy
     assert "| r8 | 8 | 0 | `skgloss` | 77.50 ± 2.50 | 2 | +12.50 (+10.0, +15.0) |" in balanced
     assert "1000" not in balanced and "r8: earn 75.0 %, ship 25.0 %" in balanced
+
+
+def test_label_noise_flips_the_stated_share_to_other_classes_the_same_way_for_every_variant():
+    import label_noise
+
+    y = ["a"] * 40 + ["b"] * 40 + ["c"] * 20
+    noisy, flipped = label_noise.flip_labels(y, 0.3, seed=1, dataset="r8")
+    assert len(flipped) == 30 and len(set(flipped.tolist())) == 30
+    changed = [i for i in range(len(y)) if noisy[i] != y[i]]
+    assert changed == flipped.tolist()  # every drawn row gets another class, no other row changes
+    again, _ = label_noise.flip_labels(y, 0.3, seed=1, dataset="r8")
+    assert again == noisy  # the same wrong labels for ce and gloss of one seed
+    assert label_noise.flip_labels(y, 0.3, seed=2, dataset="r8")[0] != noisy
+    assert label_noise.flip_labels(y, 0.3, seed=1, dataset="mr")[0] != noisy
+    many = label_noise.flip_labels(y * 50, 0.5, seed=0, dataset="mr")[0]
+    wrong = [(t, n) for t, n in zip(y * 50, many) if t != n]
+    targets = {t: {n for s, n in wrong if s == t} for t in "abc"}
+    assert targets == {"a": {"b", "c"}, "b": {"a", "c"}, "c": {"a", "b"}}  # drawn among all the other classes
+
+
+def test_fit_cell_lets_a_study_override_its_variants_parameters(tiny_bert):
+    from skgloss.bench import fit_cell
+
+    X, y = make_texts(12)
+    spec = {"model": tiny_bert, "max_length": 16, "batch_size": 8, "max_epochs": 1, "learning_rate": 1e-3,
+            "seed": 0, "variant": "gloss"}
+    clf, params, _ = fit_cell({**spec, "params": {"inference": "graph"}}, X, y)
+    assert params["loss"] == "gloss" and params["inference"] == "graph" and clf.inference_ == "graph"
+    clf, params, _ = fit_cell(spec, X, y)
+    assert "inference" not in params and clf.inference_ == "head"
