@@ -114,8 +114,9 @@ def summarise(records, variants):
     for dataset, rate in dict.fromkeys((r["dataset"], r["noise"]) for r in records):
         seeds = sorted({r["seed"] for r in records if (r["dataset"], r["noise"]) == (dataset, rate)})
         for variant in variants[1:]:
-            diffs = [100 * (by[dataset, rate, variant, s]["test_accuracy"] - by[dataset, rate, base, s]["test_accuracy"])
-                     for s in seeds if (dataset, rate, variant, s) in by and (dataset, rate, base, s) in by]
+            pairs = [(by[dataset, rate, variant, s], by[dataset, rate, base, s]) for s in seeds
+                     if (dataset, rate, variant, s) in by and (dataset, rate, base, s) in by]
+            diffs = [100 * (a["test_accuracy"] - b["test_accuracy"]) for a, b in pairs]
             if diffs:
                 rows.append({"dataset": dataset, "noise": rate, "variant": variant, "against": base,
                              "per_seed": diffs, "mean": float(np.mean(diffs))})
