@@ -203,8 +203,6 @@ def _exact_search(Q, R, k, *, exclude=None):
 #: Rows per block of the exact self-search (a 2,048² float32 block is 16 MiB).
 _SELF_BLOCK = 2048
 
-_SELECT_KERNELS = None
-
 
 def _selection_kernels():
     """numba kernels that fold a block of similarities into running top-k lists (cached on disk).
@@ -215,56 +213,12 @@ def _selection_kernels():
     of ``S`` (document ``row0 + r``) against its list, skipping the entry
     ``col0 + c == row0 + r``; ``columns``: each column of ``S`` (document
     ``col0 + c``) against its list. Threads own disjoint lists, so the result
-    does not depend on their number.
+    does not depend on their number. Imported on first use, so that
+    ``import skgloss`` does not import numba.
     """
-    global _SELECT_KERNELS
-    if _SELECT_KERNELS is None:
-        import numba
+    from . import _graph_kernels
 
-        @numba.njit(cache=True)
-        def argmin(values):  # pragma: no cover - compiled
-            lo = 0
-            for t in range(1, values.shape[0]):
-                if values[t] < values[lo]:
-                    lo = t
-            return lo
-
-        @numba.njit(parallel=True, cache=True)
-        def rows(S, row0, col0, best_v, best_i):  # pragma: no cover - compiled
-            m, n = S.shape
-            for r in numba.prange(m):
-                g = row0 + r
-                lo = argmin(best_v[g])
-                floor = best_v[g, lo]
-                for c in range(n):
-                    if S[r, c] > floor and col0 + c != g:
-                        best_v[g, lo] = S[r, c]
-                        best_i[g, lo] = col0 + c
-                        lo = argmin(best_v[g])
-                        floor = best_v[g, lo]
-
-        @numba.njit(parallel=True, cache=True)
-        def columns(S, row0, col0, best_v, best_i):  # pragma: no cover - compiled
-            m, n = S.shape
-            span = 64
-            for part in numba.prange((n + span - 1) // span):
-                c0, c1 = part * span, min(n, part * span + span)
-                lo = np.empty(c1 - c0, dtype=np.int64)
-                floor = np.empty(c1 - c0, dtype=S.dtype)
-                for c in range(c0, c1):
-                    lo[c - c0] = argmin(best_v[col0 + c])
-                    floor[c - c0] = best_v[col0 + c, lo[c - c0]]
-                for r in range(m):
-                    for c in range(c0, c1):
-                        if S[r, c] > floor[c - c0]:
-                            g = col0 + c
-                            best_v[g, lo[c - c0]] = S[r, c]
-                            best_i[g, lo[c - c0]] = row0 + r
-                            lo[c - c0] = argmin(best_v[g])
-                            floor[c - c0] = best_v[g, lo[c - c0]]
-
-        _SELECT_KERNELS = rows, columns
-    return _SELECT_KERNELS
+    return _graph_kernels.select_rows, _graph_kernels.select_columns
 
 
 def _exact_self_search(Z, k):

@@ -195,6 +195,32 @@ def test_the_first_graph_of_a_process_leaves_torch_thread_count_alone():
     assert out.stdout.split() == ["1"], out.stderr
 
 
+def test_a_second_process_loads_the_corpus_graph_kernels_from_numba_disk_cache(tmp_path):
+    """Every numba kernel of the corpus graph (exact search, label spreading) compiles once per machine, not once
+    per process: a kernel numba cannot cache costs every fit its compilation and adds a file to the cache each
+    time. Two fresh processes share one cache directory; the second must compile nothing."""
+    import subprocess
+    import sys
+
+    code = ("import numpy as np, skgloss.graph as g\n"
+            "from skgloss.propagation import _spreading_kernels, label_spreading\n"
+            "g._SELF_BLOCK = 16  # several blocks: both selection kernels run\n"
+            "X = np.random.default_rng(0).normal(size=(80, 8)).astype(np.float32)\n"
+            "W = g.knn_graph(X, 5, backend='exact')\n"
+            "label_spreading(W, np.r_[[0, 1] * 5, [-1] * 70], n_classes=2)\n"
+            "for f in (*g._selection_kernels(), *_spreading_kernels()):\n"
+            "    print(f.__name__, sum(f.stats.cache_hits.values()), sum(f.stats.cache_misses.values()))\n")
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path), "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
+    runs = [subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+            for _ in range(2)]
+    first, second = ([line.split() for line in run.stdout.splitlines()] for run in runs)
+    assert len(first) == 4, runs[0].stderr
+    assert all(int(misses) == 1 for *_, misses in first), first
+    assert all(int(hits) == 1 and int(misses) == 0 for _, hits, misses in second), second
+    files = sorted(p.name for p in tmp_path.rglob("*.nbc"))
+    assert len(files) == len(set(f.split("-")[0] for f in files)), files  # one compiled entry a kernel
+
+
 @pytest.mark.parametrize("block", [3, 16, 64])
 def test_exact_search_over_many_blocks_finds_what_brute_force_finds(monkeypatch, block):
     """The exact self-search computes each block pair once and serves rows and columns from it."""
