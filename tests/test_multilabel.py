@@ -76,12 +76,29 @@ def test_multilabel_g_loss_matches_a_dense_reference_and_single_label_propagatio
     p = np.clip(F[:, :3] / F[:, 3:], 1e-12, 1 - 1e-7)
     rows = masked.numpy()[U]
     t = Y.numpy()[U][rows]
-    present = YL[:, :3].sum(0) > 0
+    present = (YL[:, :3].sum(0) > 0) & (YL[:, :3].sum(0) < K.sum())
     bce = -(t * np.log(p[rows]) + (1 - t) * np.log1p(-p[rows]))
     assert loss.item() == pytest.approx((bce[:, present].sum(1) / present.sum()).mean(), rel=1e-6)
     # one label per row: the propagated probabilities are single-label harmonic propagation
     single = harmonic_propagation(W, torch.where(kept, onehot, -1), 3).numpy()
     np.testing.assert_allclose(p, single, atol=1e-6)
+
+
+def test_a_label_every_kept_row_carries_is_left_out_of_the_multilabel_g_loss():
+    """Propagated from kept rows that all carry it, a label reaches every masked row with probability 1 whatever the
+    embeddings: like a label no kept row carries, it has nothing to teach, and counting it would add a constant
+    -log(1e-7) per masked row without it and shrink the other labels' share of the gradient."""
+    h = torch.randn(8, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    Y = torch.tensor([[1, 1], [1, 0], [1, 1], [1, 0], [1, 1], [1, 0], [1, 1], [0, 1]])  # label 0: all rows but 7
+    for seed in range(50):
+        masked = stratified_mask(torch.zeros(8, dtype=torch.long), 0.7, torch.Generator().manual_seed(seed))
+        if masked[7] and (Y[~masked, 0] == 1).all():
+            break
+    else:
+        pytest.fail("no split keeps only rows with label 0")
+    both = g_loss(h, Y, sigma=0.5, gamma=0.7, generator=torch.Generator().manual_seed(seed))
+    second = g_loss(h, Y[:, 1:], sigma=0.5, gamma=0.7, generator=torch.Generator().manual_seed(seed))
+    assert both.item() == pytest.approx(second.item(), rel=1e-12)
 
 
 def test_multilabel_g_loss_of_a_batch_without_labels_is_a_zero_that_keeps_the_graph():

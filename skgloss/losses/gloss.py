@@ -161,8 +161,10 @@ def _multilabel_g_loss(embeddings, labels, *, gamma, sigma, n_neighbors, class_w
     that carry label l, and the last column is the share absorbed by any
     kept node: their ratio ``p_ml`` is the propagated probability of label
     l. ``L_G`` is the mean over masked rows that reached a kept node of the
-    mean over the labels some kept row carries of ``BCE(p_ml, y_ml)`` (a
-    label no kept row carries cannot be propagated and is left out).
+    mean over the labels that some but not every kept row carries of
+    ``BCE(p_ml, y_ml)``: a label no kept row carries, or every kept row
+    carries, propagates as 0 or 1 to every masked row whatever the
+    embeddings, so it has no gradient to give and is left out.
     """
     if class_weight is not None:
         raise ValueError("class_weight is not defined for multi-label targets")
@@ -181,7 +183,8 @@ def _multilabel_g_loss(embeddings, labels, *, gamma, sigma, n_neighbors, class_w
     p = (F[:, :-1] / torch.where(used, mass, torch.ones_like(mass))[:, None]).clamp(_EPS, 1.0 - 1e-7)
     target = labels.clamp_min(0).to(dtype)
     bce = -(target * torch.log(p) + (1.0 - target) * torch.log1p(-p))
-    present = (Y[:, :-1].sum(dim=0) > 0).to(dtype)  # labels some kept row carries
+    carried = Y[:, :-1].sum(dim=0)
+    present = ((carried > 0) & (carried < kept.sum())).to(dtype)  # labels some, not all, kept rows carry
     per_row = (bce * present).sum(dim=1) / present.sum().clamp_min(1)
     if sample_weight is not None:
         per_row = per_row * sample_weight.to(device=per_row.device, dtype=dtype)
