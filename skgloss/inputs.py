@@ -305,9 +305,10 @@ def class_aware_batches(rows, y, batch_size: int, rng, *, per_class: int = 4):
     ``per_class`` (K; a last group of one joins the group before it, so a
     class with two or more rows never leaves a lone row); the groups of all
     classes are shuffled and packed whole into batches of at most
-    ``batch_size`` rows, so a batch holds about ``batch_size / K`` classes
-    (P) with K or more rows each. Rows labeled ``-1`` are shuffled and
-    spread evenly over the batches. Every row is in exactly one batch.
+    ``batch_size`` rows (a group that fits in no batch opens another one),
+    so a batch holds about ``batch_size / K`` classes (P) with K or more rows
+    each. Rows labeled ``-1`` are shuffled and spread evenly over the
+    batches. Every row is in exactly one batch.
 
     With many classes and random batches most classes have a single row in
     a batch, which G-Loss can neither keep nor mask; here each has a kept
@@ -340,15 +341,20 @@ def class_aware_batches(rows, y, batch_size: int, rng, *, per_class: int = 4):
             cut[-1] = np.concatenate([cut[-1], lone])
         groups.extend(cut)
     unlabeled = rng.permutation(rows[labels < 0])
-    n_batches = max(1, -(-len(rows) // batch_size))
-    parts = [[] for _ in range(n_batches)]
-    load = np.zeros(n_batches, dtype=np.int64)
-    for i in rng.permutation(len(groups)):  # each group to the emptiest batch
-        j = int(np.argmin(load))
-        parts[j].append(groups[i])
-        load[j] += len(groups[i])
-    # fill every batch up to the same size with unlabeled rows, then spread what is left
-    deficit = np.maximum(0, -(-len(rows) // n_batches) - load)
+    parts = [[] for _ in range(max(1, -(-len(rows) // batch_size)))]
+    load = [0] * len(parts)
+    for i in rng.permutation(len(groups)):  # each group to the emptiest batch, or a new one if it does not fit
+        for piece in np.array_split(groups[i], -(-len(groups[i]) // batch_size)):  # cut only if batch_size < K
+            j = int(np.argmin(load))
+            if load[j] + len(piece) > batch_size:
+                parts.append([])
+                load.append(0)
+                j = len(parts) - 1
+            parts[j].append(piece)
+            load[j] += len(piece)
+    n_batches, load = len(parts), np.asarray(load, dtype=np.int64)
+    # fill every batch up to the same size (at most batch_size) with unlabeled rows; n_batches · size >= len(rows)
+    deficit = np.maximum(0, min(batch_size, -(-len(rows) // n_batches)) - load)
     cuts = np.cumsum(np.minimum(deficit, len(unlabeled)))
     cuts = np.minimum(cuts, len(unlabeled))
     fill = np.split(unlabeled, cuts[:-1]) if n_batches > 1 else [unlabeled]
