@@ -249,7 +249,7 @@ def _exact_self_search(Z, k):
 
 @contextlib.contextmanager
 def numba_threads(n_jobs=None):
-    """Run numba-parallel code on ``n_jobs`` threads (None: numba's current count).
+    """Run numba-parallel code on ``n_jobs`` threads (None: numba's current count; -1: all of numba's threads).
 
     Restores numba's and torch's thread counts afterwards: numba's OpenMP
     threading layer shares the OpenMP runtime with torch, so setting numba's
@@ -264,6 +264,8 @@ def numba_threads(n_jobs=None):
     numba_before = numba.get_num_threads()
     if n_jobs is not None and n_jobs > 0:
         numba.set_num_threads(min(int(n_jobs), numba.config.NUMBA_NUM_THREADS))
+    elif n_jobs == -1:
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
     try:
         yield
     finally:

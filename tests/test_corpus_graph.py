@@ -221,6 +221,20 @@ def test_a_second_process_loads_the_corpus_graph_kernels_from_numba_disk_cache(t
     assert len(files) == len(set(f.split("-")[0] for f in files)), files  # one compiled entry a kernel
 
 
+def test_n_jobs_minus_one_runs_numba_on_all_its_threads_and_restores_the_count():
+    import subprocess
+    import sys
+
+    code = ("import numba; from skgloss.graph import numba_threads\n"
+            "numba.set_num_threads(1)\n"
+            "with numba_threads(-1):\n    inside = numba.get_num_threads()\n"
+            "with numba_threads(None):\n    kept = numba.get_num_threads()\n"
+            "print(inside, kept, numba.get_num_threads())")
+    env = {**os.environ, "NUMBA_NUM_THREADS": "2"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["2", "1", "1"], out.stderr
+
+
 @pytest.mark.parametrize("block", [3, 16, 64])
 def test_exact_search_over_many_blocks_finds_what_brute_force_finds(monkeypatch, block):
     """The exact self-search computes each block pair once and serves rows and columns from it."""
