@@ -121,9 +121,21 @@ def _to_json(v):
     raise TypeError(f"cannot save a label or class_weight key of type {type(v).__name__} in JSON")
 
 
+def _plain(v):
+    """numpy scalars (a grid from ``np.arange``, say) as Python numbers, inside dicts and lists too."""
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return type(v)(_plain(x) for x in v)
+    return v
+
+
 def json_params(est) -> dict:
-    """``est.get_params()`` as JSON data (callbacks, being code, become None; a RandomState None)."""
-    params = est.get_params()
+    """``est.get_params()`` as JSON data (callbacks, being code, become None; a RandomState None; numpy scalars
+    Python numbers)."""
+    params = {name: _plain(value) for name, value in est.get_params().items()}
     params["model_name_or_path"] = os.fspath(params["model_name_or_path"])
     params["device"] = str(params["device"])
     params["callbacks"] = None  # code, not data
