@@ -74,6 +74,35 @@ def is_unlabeled(v) -> bool:
     return isinstance(v, str) and v == str(UNLABELED)
 
 
+def _typed(y):
+    """A 1-D object array as bool, int64, float64 or str when all its entries are of that kind; else as it is."""
+    if y.dtype != object or y.ndim != 1 or not len(y):
+        return y
+    if all(isinstance(v, (bool, np.bool_)) for v in y):
+        return y.astype(bool)
+    if all(isinstance(v, (Integral, np.integer)) and not isinstance(v, bool) for v in y):
+        return y.astype(np.int64)
+    if all(isinstance(v, (Real, np.number)) and not isinstance(v, (bool, np.bool_)) for v in y):
+        return y.astype(np.float64)
+    if all(isinstance(v, str) for v in y):
+        return y.astype(str)
+    return y
+
+
+def label_array(y) -> np.ndarray:
+    """Labels (list, tuple, array, pandas) as an array that scikit-learn's metrics take.
+
+    An object array whose entries are all bools, all integers, all real
+    numbers or all strings gets that dtype (scikit-learn calls an object
+    array of numbers an "unknown" target). Nothing is cast to a narrower
+    type: a string array keeps its strings whole.
+    """
+    if hasattr(y, "to_numpy"):
+        y = y.to_numpy()
+    y = np.asarray(y, dtype=object) if isinstance(y, (list, tuple)) else np.asarray(y)
+    return _typed(y)
+
+
 def encode_labels(y, n_samples, name="y"):
     """Split ``y`` into classes and class ids, with ``-1`` for unlabeled rows.
 
@@ -90,12 +119,10 @@ def encode_labels(y, n_samples, name="y"):
     """
     if hasattr(y, "to_numpy"):
         y = y.to_numpy()
-    if isinstance(y, (list, tuple)):
+    if isinstance(y, (list, tuple)):  # a list of bools, ints or floats gets that dtype; of strings, object
         y = np.asarray(y, dtype=object)
-        if all(isinstance(v, (Integral, np.integer)) and not isinstance(v, bool) for v in y):
-            y = y.astype(np.int64)
-        elif all(isinstance(v, (Real, np.number)) and not isinstance(v, bool) for v in y):
-            y = y.astype(np.float64)
+        typed = _typed(y)
+        y = y if typed.dtype.kind == "U" else typed
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
@@ -110,6 +137,10 @@ def encode_labels(y, n_samples, name="y"):
     if unlabeled.all():
         raise ValueError(f"every entry of {name} is -1 (unlabeled): at least two labeled classes are needed")
     labeled_values = y[~unlabeled]
+    if labeled_values.dtype.kind == "f" and (labeled_values != np.round(labeled_values)).any():
+        bad = labeled_values[labeled_values != np.round(labeled_values)][0]
+        raise ValueError(f"{name} holds the non-integer number {float(bad)!r}: class labels must be integers, strings "
+                         "or bools (scikit-learn calls such a target continuous: a regression, not a classification)")
     try:
         classes, inverse = np.unique(labeled_values, return_inverse=True)
     except TypeError as exc:
@@ -134,8 +165,11 @@ def labeled_mask(y_idx) -> np.ndarray:
 
 def is_multilabel(y) -> bool:
     """Whether ``y`` is multi-label: a 2-D indicator with two or more columns, or label sets (lists, tuples, sets)."""
-    if hasattr(y, "to_numpy") and getattr(y, "ndim", 1) == 2:
-        return y.shape[1] >= 2
+    if hasattr(y, "to_numpy"):  # a DataFrame or Series: its values, a one-column frame of label sets as a column
+        if getattr(y, "ndim", 1) == 2 and y.shape[1] >= 2:
+            return True
+        y = y.to_numpy()
+        y = y[:, 0] if y.ndim == 2 and y.shape[1] == 1 else y
     if isinstance(y, np.ndarray):
         return (y.ndim == 2 and y.shape[1] >= 2) or (y.dtype == object and y.ndim == 1 and any(
             isinstance(v, (list, tuple, set, frozenset, np.ndarray)) for v in y))
@@ -258,6 +292,17 @@ def check_sample_weight(sample_weight, y_idx, name="sample_weight"):
     if not (w[labeled] > 0).any():
         raise ValueError(f"{name} is 0 on every labeled row: the fit would have nothing to learn from")
     return w
+
+
+def check_class_weight(class_weight, name="class_weight"):
+    """``None``, ``"balanced"``, or a dict of finite weights >= 0 (its keys are checked against ``y`` in ``fit``)."""
+    cw = class_weight
+    if not (cw is None or isinstance(cw, dict) or (isinstance(cw, str) and cw == "balanced")):
+        raise ValueError(f"{name} must be None, 'balanced' or a dict, got {cw!r}")
+    for label, weight in (cw.items() if isinstance(cw, dict) else ()):
+        if isinstance(weight, (bool, np.bool_)) or not isinstance(weight, (Real, np.number)) \
+                or not math.isfinite(weight) or weight < 0:
+            raise ValueError(f"{name}[{label!r}] is {weight!r}; class weights must be finite numbers >= 0")
 
 
 def check_number(value, name, *, low=None, high=None, include_low=True, include_high=True, integer=False):

@@ -24,6 +24,7 @@ from . import distributed
 from ._logging import logger, verbosity
 from ._validation import (
     check_choice,
+    check_class_weight,
     check_number,
     check_sample_weight,
     check_texts,
@@ -32,6 +33,7 @@ from ._validation import (
     is_multilabel,
     is_text_stream,
     is_unlabeled,
+    label_array,
     labeled_mask,
 )
 from .callbacks import check_callbacks
@@ -627,9 +629,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         check_callbacks(self.callbacks)
         if not isinstance(self.warm_start, (bool, np.bool_)):
             raise ValueError(f"warm_start must be True or False, got {self.warm_start!r}")
-        cw = self.class_weight
-        if not (cw is None or isinstance(cw, dict) or (isinstance(cw, str) and cw == "balanced")):
-            raise ValueError(f"class_weight must be None, 'balanced' or a dict, got {self.class_weight!r}")
+        check_class_weight(self.class_weight)
         if check_model:
             resolve_model_path(self.model_name_or_path)
 
@@ -738,7 +738,9 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         X : sequence of str of shape (n_samples,)
             Raw texts (list, array, pandas Series, or one text column).
         y : array-like of shape (n_samples,), or multi-label
-            Labels of any sortable type. ``-1`` marks unlabeled rows: they take
+            Class labels: strings, integers, bools, or any other sortable type
+            (a non-integer number is refused, as in scikit-learn: that is a
+            regression target). ``-1`` marks unlabeled rows: they take
             part in each batch's graph as unlabeled nodes (``loss="gloss"``)
             and never in the CE term (except in a fit with too few labeled
             rows to hold out whose labeled classes the pre-trained encoder
@@ -796,7 +798,8 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         there. See :doc:`user_guide`, "Checkpoints and resuming".
         """
         with verbosity(self.verbose):
-            self._validate_params()
+            # a warm start goes on from the fitted encoder: model_name_or_path need not exist here any more
+            self._validate_params(check_model=not (self.warm_start and hasattr(self, "encoder_")))
             device = distributed.DataParallel.local_device(resolve_device(self.device))
             with distributed.DataParallel.launch(device) as dp:
                 fitted = self._fit(X, y, sample_weight, device, dp, checkpoint_dir=checkpoint_dir, resume=resume)
@@ -1394,17 +1397,19 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             check_is_fitted(self)
             _, Y = encode_multilabel(y, len(texts), classes=self.classes_)
             keep = labeled_mask(Y)
-            sw = None if sample_weight is None else np.asarray(sample_weight)[keep]
+            sw = check_sample_weight(sample_weight, np.where(keep, 0, -1))
+            sw = None if sw is None else sw[keep]
             return accuracy_score(Y[keep], self.predict([t for t, k in zip(texts, keep) if k]), sample_weight=sw)
-        y = np.asarray(y, dtype=object) if isinstance(y, (list, tuple)) else np.asarray(y)
+        y = label_array(y)
         if y.shape[0] != len(texts):
             raise ValueError(f"X and y have different lengths: {len(texts)} texts but {y.shape[0]} labels")
         keep = ~np.fromiter((is_unlabeled(v) for v in y), dtype=bool, count=y.shape[0])
         if not keep.any():
             raise ValueError("every entry of y is -1: nothing to score")
-        sw = None if sample_weight is None else np.asarray(sample_weight)[keep]
+        sw = check_sample_weight(sample_weight, np.where(keep, 0, -1))
         pred = self.predict([t for t, k in zip(texts, keep) if k])
-        return accuracy_score(y[keep].astype(self.classes_.dtype), pred, sample_weight=sw)
+        # both sides as they are (typed, never cast to the other's dtype, which would cut longer strings short)
+        return accuracy_score(label_array(y[keep]), label_array(pred), sample_weight=None if sw is None else sw[keep])
 
     # --------------------------------------------------------- persistence
     def __getstate__(self):

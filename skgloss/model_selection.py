@@ -20,7 +20,7 @@ import numpy as np
 from sklearn.metrics import accuracy_score
 from sklearn.model_selection import StratifiedKFold
 
-from ._validation import is_unlabeled
+from ._validation import check_texts, is_unlabeled, label_array
 
 __all__ = ["SemiSupervisedKFold", "labeled_scorer", "unlabeled_mask"]
 
@@ -93,10 +93,10 @@ def labeled_scorer(score_func=accuracy_score, **kwargs):
         keep = ~unlabeled_mask(y)
         if not keep.any():
             raise ValueError("every row of y is -1: nothing to score")
-        X_kept = [x for x, k in zip(X, keep) if k]
-        y_kept = np.asarray(y, dtype=object)[keep]
+        X_kept = [x for x, k in zip(check_texts(X), keep) if k]
         y_pred = estimator.predict(X_kept)
-        return score_func(y_kept.astype(np.asarray(y_pred).dtype), y_pred, **kwargs)
+        # both sides typed as they are, never cast to the other's dtype (that cut longer strings short)
+        return score_func(label_array(y)[keep], label_array(y_pred), **kwargs)
 
     score.__name__ = f"labeled_{getattr(score_func, '__name__', 'score')}"
     return score

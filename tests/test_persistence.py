@@ -239,3 +239,29 @@ def test_a_float16_memory_bank_is_kept_saved_and_loaded_as_float16(tiny_bert, tm
     np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X), atol=prediction_atol(clf, 1e-6))
     with pytest.raises(ValueError, match="bank_dtype"):
         GLossTextClassifier(tiny_bert, **FAST, bank_dtype="int8").fit(X, y)
+
+
+def test_numpy_scalar_parameters_save_and_checkpoint_as_numbers(tiny_bert, tmp_path):
+    """A grid from np.arange gives GridSearchCV's best estimator numpy scalars: they save, checkpoint and load as
+    the numbers they are (json could not write them)."""
+    X, y = make_texts(6)
+    params = dict(FAST, max_epochs=np.int64(1), lam=np.float32(0.5), learning_rate=np.float64(2e-3))
+    clf = GLossTextClassifier(tiny_bert, **params).fit(X, y, checkpoint_dir=tmp_path / "ckpt")
+    loaded = GLossTextClassifier.from_pretrained(clf.save_pretrained(tmp_path / "model"), device="cpu")
+    assert (loaded.max_epochs, loaded.lam, loaded.learning_rate) == (1, 0.5, 2e-3)
+    np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X), atol=prediction_atol(clf))
+
+
+def test_a_loaded_model_trains_on_without_its_base_encoder(tiny_bert, tmp_path):
+    """warm_start=True goes on from the fitted encoder, so the folder model_name_or_path named at the first fit
+    (another machine's, a cleaned cache) need not exist."""
+    X, y = make_texts(6)
+    base = shutil.copytree(tiny_bert, tmp_path / "base")
+    folder = GLossTextClassifier(base, **FAST).fit(X, y).save_pretrained(tmp_path / "model")
+    shutil.rmtree(base)
+    loaded = GLossTextClassifier.from_pretrained(folder, device="cpu")
+    before = loaded.predict_proba(X)
+    loaded.set_params(warm_start=True, learning_rate=0.05).fit(X, y)
+    assert np.abs(loaded.predict_proba(X) - before).max() > 1e-3  # it trained, from the loaded model
+    with pytest.raises(ValueError, match="model_name_or_path"):
+        loaded.set_params(warm_start=False).fit(X, y)  # a fresh start needs the base encoder

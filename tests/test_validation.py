@@ -28,6 +28,7 @@ def clf(path, **kw):
         (["a", "b"], [[0, 2], [1, 0]], ValueError, r"y\[0, 1\] is 2"),  # 2-D: a multi-label indicator
         (["a", "b"], np.zeros((2, 2, 2)), ValueError, "1-D"),
         ([["a", "b"], ["c", "d"]], [0, 1], ValueError, "1-D"),
+        (["a", "b", "c"], [0.5, 2.5, 0.5], ValueError, "non-integer number 0.5"),  # continuous: a regression
     ],
 )
 def test_bad_data(tiny_bert, X_bad, y_bad, exc, match):
@@ -54,6 +55,8 @@ def test_bad_data(tiny_bert, X_bad, y_bad, exc, match):
         ("n_iter_no_change", 0, ValueError), ("verbose", -1, ValueError),
         ("loss", "triplet", ValueError), ("pooling", "max", ValueError),
         ("class_weight", "auto", ValueError), ("class_weight", [1.0, 2.0], ValueError),
+        ("class_weight", {"fruit": "heavy"}, ValueError), ("class_weight", {"fruit": -1.0}, ValueError),
+        ("class_weight", {"fruit": float("nan")}, ValueError),
     ],
 )
 def test_bad_parameters_name_the_argument(tiny_bert, param, value, exc):
@@ -84,3 +87,43 @@ def test_class_weight_with_unknown_label(tiny_bert):
 
 def test_params_are_not_validated_in_init():
     GLossTextClassifier(lam=7, loss="nope")  # sklearn convention: errors come in fit
+
+
+def test_labels_keep_their_type_and_whole_strings_in_scoring(tiny_bert):
+    """A list of bools trains bool classes that scikit-learn's metrics take; scoring never casts the true labels to
+    the model's dtype (a string longer than every class name was cut to one and counted as right)."""
+    from sklearn.metrics import accuracy_score
+    from sklearn.model_selection import cross_val_score
+
+    from skgloss.model_selection import labeled_scorer
+
+    y_bool = [label == "fruit" for label in Y]
+    model = clf(tiny_bert, validation_fraction=0, random_state=0).fit(X, y_bool)
+    assert model.classes_.dtype == bool and model.predict(X).dtype == bool
+    assert model.score(X, y_bool) == accuracy_score(y_bool, model.predict(X))
+    assert len(cross_val_score(clf(tiny_bert, validation_fraction=0), X, y_bool, cv=2, scoring="accuracy")) == 2
+
+    short = np.array(["cat" if label == "fruit" else "dog" for label in Y])  # classes_ of dtype <U3
+    model = clf(tiny_bert, validation_fraction=0, random_state=0).fit(X, short)
+    longer = np.char.add(short, "fish")  # no text is a "catfish": every prediction is wrong
+    assert model.score(X, longer) == 0.0
+    assert labeled_scorer()(model, X, longer) == 0.0
+    import pandas as pd
+
+    frame = pd.DataFrame({"text": X})  # one text column, as fit and score take it
+    assert labeled_scorer()(model, frame, short) == model.score(frame, short)
+    with pytest.raises(ValueError, match="sample_weight"):
+        model.score(X, short, sample_weight=np.ones(3))
+    with pytest.raises(ValueError, match=r"sample_weight\[0\]"):
+        model.score(X, short, sample_weight=-np.ones(len(X)))
+
+
+def test_labels_in_a_pandas_series_of_lists_are_label_sets():
+    import pandas as pd
+
+    from skgloss._validation import is_multilabel
+
+    sets = [["fruit"], ["fruit", "extra"], ["vehicle"]]
+    assert is_multilabel(pd.Series(sets, index=[5, 3, 9])) and is_multilabel(pd.DataFrame({"tags": sets}))
+    assert not is_multilabel(pd.Series(["fruit", "vehicle", "fruit"]))
+    assert not is_multilabel(pd.DataFrame({"label": ["fruit", "vehicle", "fruit"]}))
