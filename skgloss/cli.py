@@ -137,6 +137,10 @@ def _param_value(text):
     return text
 
 
+#: parameters whose value is always a string: never read as a number, bool or None
+_STRING_PARAMS = ("model_name_or_path",)
+
+
 def _add_estimator_options(parser):
     group = parser.add_argument_group(
         "estimator parameters", "any GLossTextClassifier parameter, e.g. --lam 0.8 --n-neighbors 10 "
@@ -144,7 +148,8 @@ def _add_estimator_options(parser):
         "API reference for their meaning")
     for param in estimator_parameters():
         flags = [f"--{param.name.replace('_', '-')}"] + (["--model"] if param.name == "model_name_or_path" else [])
-        group.add_argument(*flags, dest=f"param_{param.name}", type=_param_value, default=argparse.SUPPRESS,
+        kind = str if param.name in _STRING_PARAMS else _param_value  # a folder named 2024 or true is a path
+        group.add_argument(*flags, dest=f"param_{param.name}", type=kind, default=argparse.SUPPRESS,
                            metavar=param.metavar, help=param.doc.replace("%", "%%"))
 
 
@@ -275,8 +280,13 @@ def _fit(args) -> int:
     _checked(check_output_folder, args.output)
     params = {"model_name_or_path": DEFAULT_MODEL, **_estimator_params(args)}
     _check_default_model(params["model_name_or_path"])
-    params["verbose"] = 0 if args.quiet else max(1, int(params.get("verbose") or 0))
+    verbose = params.get("verbose") or 0
+    if isinstance(verbose, bool) or not isinstance(verbose, int):
+        raise UserError(f"--verbose must be a whole number >= 0, got {verbose!r}")
+    params["verbose"] = 0 if args.quiet else max(1, verbose)
     texts, labels = _read(args, args.train, args.label_column, args.labels_file)
+    if isinstance(params.get("class_weight"), dict):
+        params["class_weight"] = _class_weight_keys(params["class_weight"], labels)
     n_unlabeled = sum(str(v) == "-1" for v in labels)
     if n_unlabeled == len(labels):
         raise UserError(f"{args.train}: every row is unlabeled; fit needs some labels in column "
@@ -317,6 +327,15 @@ def _fit(args) -> int:
     return 0
 
 
+def _class_weight_keys(class_weight, labels):
+    """``--class-weight`` as JSON has string keys: each names the label whose text it is (``"0"``: the label 0)."""
+    by_text = {}
+    for v in labels:
+        if str(v) != "-1":
+            by_text.setdefault(str(v), v)
+    return {by_text.get(k, k): w for k, w in class_weight.items()}
+
+
 def _predict(args) -> int:
     from .files import PredictionWriter, check_predictions_path, iter_records
 
@@ -331,7 +350,11 @@ def _predict(args) -> int:
         with PredictionWriter(args.output, clf.classes_, columns=list(first[1][0])) as writer:
             for texts, rows in itertools.chain([first], chunks):  # a chunk at a time: memory stays flat
                 proba = clf.predict_proba(texts)
-                writer.write(texts, clf.classes_[proba.argmax(axis=1)], proba, rows)
+                if getattr(clf, "multilabel_", False):  # the labels at probability 0.5 or more, as predict gives them
+                    labels = [clf.classes_[p >= 0.5].tolist() for p in proba]
+                else:
+                    labels = clf.classes_[proba.argmax(axis=1)]
+                writer.write(texts, labels, proba, rows)
     except ValueError as exc:
         raise UserError(str(exc)) from None
     print(f"wrote {writer.n_rows} predictions to {args.output} (the input's columns, then "
@@ -343,13 +366,18 @@ def _evaluate(args) -> int:
     import numpy as np
     from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, f1_score
 
-    if args.output and Path(args.output).is_dir():
-        raise UserError(f"{args.output} is a folder; give a file name for the JSON report")
+    from .files import check_report_path
+
+    if args.output:
+        _checked(check_report_path, args.output)
     texts, labels = _read(args, args.input, args.label_column, args.labels_file)
     keep = np.array([str(v) != "-1" for v in labels])
     if not keep.any():
         raise UserError(f"{args.input}: no labeled rows to evaluate on")
     clf = _load(args)
+    if getattr(clf, "multilabel_", False):
+        raise UserError(f"{args.model} is a multi-label model, and a file gives one label a row: evaluate it in "
+                        "Python (score, or sklearn.metrics on predict's indicator matrix)")
     y_true = np.array([str(v) for v in labels[keep]], dtype=object)
     y_pred = np.array([str(v) for v in clf.predict([t for t, k in zip(texts, keep) if k])], dtype=object)
     names = sorted(set(y_true) | set(y_pred))
@@ -419,7 +447,7 @@ def build_parser():
     demo.add_argument("--model", default=DEFAULT_MODEL,
                       help="encoder folder or Hub id (default: the offline all-MiniLM-L6-v2)")
     demo.add_argument("--loss", default="gloss", choices=["gloss", "ce", "supcon", "kl"])
-    demo.add_argument("--epochs", type=int, default=4)
+    demo.add_argument("--epochs", type=_positive_int, default=4)
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--plots", metavar="FOLDER", help="write training curves and embeddings as PNG files here")
 

@@ -31,6 +31,7 @@ import codecs
 import contextlib
 import csv
 import gzip
+import itertools
 import json
 import os
 import sys
@@ -327,6 +328,23 @@ def _read_labels_file(path, lp, n_texts, encoding):
     return labels
 
 
+def _check_parent_folder(path):
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder; give a file name")
+    parent = path.resolve().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ValueError(f"{path}: {parent} is a file, not a folder")
+
+
+def check_report_path(path) -> Path:
+    """Check, before any work, that a report can be written to ``path`` (not a folder, not under a file)."""
+    path = Path(path)
+    _check_parent_folder(path)
+    return path
+
+
 def check_predictions_path(path) -> Path:
     """Check, before predicting, that predictions can be written to ``path``; returns it as a ``Path``.
 
@@ -338,11 +356,7 @@ def check_predictions_path(path) -> Path:
         raise ValueError(f"{path} is a folder; give a file name ending in .csv, .tsv or .jsonl")
     if not path.name.lower().endswith((".csv", ".tsv", ".jsonl")):
         raise ValueError(f"{path}: predictions are written as .csv, .tsv or .jsonl")
-    parent = path.resolve().parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        raise ValueError(f"{path}: {parent} is a file, not a folder")
+    _check_parent_folder(path)
     return path
 
 
@@ -354,8 +368,14 @@ class PredictionWriter:
     ``label`` and ``proba_<class>`` for each class, JSONL keys ``label`` and
     ``proba`` (``{class: p}``). Where the input already has a field of one
     of those names (a labeled file), every prediction field is named with a
-    ``predicted_`` prefix instead (``predicted_label``, ...); see
-    :attr:`label_field`. The rows go to a temporary file beside ``path``
+    ``predicted_`` prefix instead (``predicted_label``, ...), or
+    ``predicted2_``, ``predicted3_``, ... where those are taken too (a
+    predictions file predicted again); see :attr:`label_field`. Nothing of
+    the input is overwritten or dropped: a row with a field that the first
+    row did not have and that the output cannot hold (a CSV column, or a
+    JSONL key of a prediction field's name) is an error. A multi-label
+    model's label is the list of its labels (JSON in a CSV cell). The rows
+    go to a temporary file beside ``path``
     that replaces it when the writer closes without an error, so a failed
     or interrupted prediction never leaves a half-written file (nor
     destroys an older one).
@@ -369,7 +389,8 @@ class PredictionWriter:
         self.fmt = _format(self.path)
         self.columns = list(columns)
         fields = ["label"] + ([f"proba_{c}" for c in self.classes] if self.fmt != ".jsonl" else ["proba"])
-        prefix = "predicted_" if set(fields) & set(self.columns) else ""
+        prefixes = itertools.chain(["", "predicted_"], (f"predicted{n}_" for n in itertools.count(2)))
+        prefix = next(p for p in prefixes if not {p + f for f in fields} & set(self.columns))
         #: the names of the prediction's fields: the label, then the probabilities (one per class in CSV)
         self.fields = [prefix + f for f in fields]
         self.label_field = self.fields[0]
@@ -387,15 +408,28 @@ class PredictionWriter:
     def write(self, texts, labels, proba, rows=None):
         """One chunk: the texts, their predicted labels and probabilities, and the input rows (dicts) if any."""
         rows = [{"text": t} for t in texts] if rows is None else rows
-        for row, label, p in zip(rows, labels, proba):
+        for i, (row, label, p) in enumerate(zip(rows, labels, proba)):
+            self._check_fields(row, self.n_rows + i + 1)
             label = label.item() if hasattr(label, "item") else label
             if self.fmt == ".jsonl":
                 self._file.write(json.dumps({**row, self.label_field: label, self.fields[1]: {
                     str(c): round(float(v), 6) for c, v in zip(self.classes, p)}}, default=str) + "\n")
             else:
-                self._csv.writerow([_cell(row.get(c)) for c in self.columns] + [label]
+                self._csv.writerow([_cell(row.get(c)) for c in self.columns] + [_cell(label)]
                                    + [f"{float(v):.6f}" for v in p])
         self.n_rows += len(texts)
+
+    def _check_fields(self, row, number):
+        if self.fmt == ".jsonl":
+            clash = sorted(set(row) & set(self.fields))
+            if clash:
+                raise ValueError(f"input row {number} has the field {clash[0]!r}, which the prediction "
+                                 "takes (the first row has no such field): give every row the same fields")
+        else:
+            extra = [k for k in row if k not in self.columns]
+            if extra:
+                raise ValueError(f"input row {number} has the field {extra[0]!r}, which the first row has "
+                                 "not and a CSV has no column for: write .jsonl predictions to keep it")
 
     def __exit__(self, exc_type, exc, tb):
         self._file.close()

@@ -114,6 +114,41 @@ def test_predictions_keep_the_input_columns(tmp_path):
                    "predicted_proba": {"neg": 0.9, "pos": 0.1}}
 
 
+def test_predictions_never_overwrite_or_drop_an_input_field(tmp_path):
+    classes = np.array(["neg", "pos"], dtype=object)
+    proba = np.array([[0.9, 0.1], [0.25, 0.75]])
+    # predictions predicted again: label and predicted_label are both taken
+    rows = [{"text": "a", "label": "pos", "predicted_label": "neg"}, {"text": "b", "label": "neg",
+                                                                       "predicted_label": "pos"}]
+    for name in ("r.csv", "r.jsonl"):
+        write_predictions(tmp_path / name, ["a", "b"], classes[proba.argmax(1)], proba, classes, rows,
+                          columns=list(rows[0]))
+    first = list(csv.DictReader(open(tmp_path / "r.csv")))[0]
+    assert [first[k] for k in ("label", "predicted_label", "predicted2_label")] == ["pos", "neg", "neg"]
+    rec = json.loads(open(tmp_path / "r.jsonl").readline())
+    assert rec["predicted_label"] == "neg" and rec["predicted2_label"] == "neg" and "predicted2_proba" in rec
+    # JSON Lines whose later rows have fields the first has not
+    uneven = [{"text": "a"}, {"text": "b", "label": "gold", "note": "x"}]
+    with pytest.raises(ValueError, match="input row 2 has the field 'label', which the prediction takes"):
+        write_predictions(tmp_path / "u.jsonl", ["a", "b"], ["neg", "pos"], proba, classes, uneven, ["text"])
+    with pytest.raises(ValueError, match="input row 2 has the field 'label'.*write .jsonl"):
+        write_predictions(tmp_path / "u.csv", ["a", "b"], ["neg", "pos"], proba, classes, uneven, ["text"])
+    assert not (tmp_path / "u.jsonl").exists() and not (tmp_path / "u.csv").exists()
+    kept = [{"text": "a"}, {"text": "b", "note": "x"}]  # a new key that clashes with nothing stays in JSON Lines
+    write_predictions(tmp_path / "k.jsonl", ["a", "b"], ["neg", "pos"], proba, classes, kept, ["text"])
+    assert json.loads(open(tmp_path / "k.jsonl").readlines()[1])["note"] == "x"
+
+
+def test_a_multilabel_prediction_is_a_list_of_labels(tmp_path):
+    classes = np.array(["fruit", "vehicle", "x"])
+    proba = np.array([[0.2, 0.7, 0.6]])
+    labels = [classes[p >= 0.5].tolist() for p in proba]
+    write_predictions(tmp_path / "m.csv", ["a"], labels, proba, classes)
+    write_predictions(tmp_path / "m.jsonl", ["a"], labels, proba, classes)
+    assert json.loads(list(csv.DictReader(open(tmp_path / "m.csv")))[0]["label"]) == ["vehicle", "x"]
+    assert json.loads(open(tmp_path / "m.jsonl").readline())["label"] == ["vehicle", "x"]
+
+
 def test_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such file"):
         read_texts(tmp_path / "nope.csv")
