@@ -197,7 +197,7 @@ def build_parser(p=None):
     p = p or argparse.ArgumentParser(prog="skgloss bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--profile", choices=sorted(PROFILES), default="cpu")
-    p.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    p.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
     p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--model", help="encoder (default: the profile's)")
@@ -226,7 +226,14 @@ def run(args):
     if args.run_one:  # child process: one cell
         spec = json.loads(args.run_one)
         out = Path(spec["out"])
-        record = run_cell(spec)
+        try:
+            record = run_cell(spec)
+        except Exception as exc:  # one line a failed cell; the traceback with --debug
+            if spec.get("debug"):
+                raise
+            print(f"cell {spec['dataset']}/{spec['variant']}/seed {spec['seed']}: {type(exc).__name__}: {exc} "
+                  "(--debug shows the traceback)", file=sys.stderr)
+            return 1
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_suffix(".tmp")
         tmp.write_text(json.dumps(record, indent=1))
@@ -235,6 +242,10 @@ def run(args):
 
     from tqdm import tqdm
 
+    from .datasets import benchmark_files
+
+    for dataset in dict.fromkeys(args.datasets):  # a missing data folder or file fails once, before any cell
+        benchmark_files(dataset, data_home=args.data_home)
     prof = dict(PROFILES[args.profile])
     for key in ("model", "n_train", "n_test", "max_epochs", "precision"):
         if getattr(args, key) is not None:
@@ -246,7 +257,7 @@ def run(args):
     failures = 0
     for dataset, variant, seed in tqdm(todo, desc="cells", disable=args.quiet):
         spec = {"profile": args.profile, "dataset": dataset, "variant": variant, "seed": seed, **prof,
-                "data_home": args.data_home, "verify": not args.no_verify,
+                "data_home": args.data_home, "verify": not args.no_verify, "debug": getattr(args, "debug", False),
                 "out": str(cell_path(args.runs_dir, args.profile, dataset, variant, seed))}
         if args.in_process:
             main(["--run-one", json.dumps(spec)])

@@ -78,6 +78,19 @@ def load_benchmark(name, *, data_home=None, verify=True):
     X_train, y_train, X_test, y_test : lists
         Texts and string labels, in the standard TextGCN order.
     """
+    out = []
+    for split, path in benchmark_files(name, data_home=data_home).items():
+        if verify and _sha256(path) != BENCHMARKS[name][split]:
+            raise ValueError(f"{path}: sha256 does not match the published checksum; the file is altered or "
+                             "truncated (pass verify=False to load it anyway)")
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            rows = [json.loads(line) for line in f]
+        out += [[r["text"] for r in rows], [r["label"] for r in rows]]
+    return tuple(out)
+
+
+def benchmark_files(name, *, data_home=None) -> dict:
+    """``{"train": path, "test": path}`` of a benchmark, checked to exist (see :func:`load_benchmark`)."""
     if name not in BENCHMARKS:
         raise ValueError(f"name must be one of {sorted(BENCHMARKS)}, got {name!r}")
     if data_home is None:
@@ -88,18 +101,11 @@ def load_benchmark(name, *, data_home=None, verify=True):
                 f"{name}/train.jsonl.gz and {name}/test.jsonl.gz (gzip JSON Lines, one "
                 '{"text": ..., "label": ...} object per line)'
             )
-    out = []
-    for split in ("train", "test"):
-        path = Path(data_home) / name / f"{split}.jsonl.gz"
+    files = {split: Path(data_home) / name / f"{split}.jsonl.gz" for split in ("train", "test")}
+    for split, path in files.items():
         if not path.is_file():
             raise FileNotFoundError(
                 f"{path} not found: expected {name}/{split}.jsonl.gz under data_home={os.fspath(data_home)!r}, "
                 'gzip JSON Lines with one {"text": ..., "label": ...} object per line'
             )
-        if verify and _sha256(path) != BENCHMARKS[name][split]:
-            raise ValueError(f"{path}: sha256 does not match the published checksum; the file is altered or "
-                             "truncated (pass verify=False to load it anyway)")
-        with gzip.open(path, "rt", encoding="utf-8") as f:
-            rows = [json.loads(line) for line in f]
-        out += [[r["text"] for r in rows], [r["label"] for r in rows]]
-    return tuple(out)
+    return files

@@ -354,3 +354,59 @@ def test_plots_of_a_fit_that_chose_no_epoch_skip_the_curves(tiny_bert, tmp_path,
     written = _write_plots(clf, tmp_path, X, y_part)
     assert sorted(p.name for p in written) == ["embeddings_pca.png", "label_confidence.png"]
     assert "no training curves" in capsys.readouterr().out
+
+
+def test_a_multilabel_model_predicts_label_lists_and_evaluate_refuses_it(files, tiny_bert, tmp_path):
+    from skgloss import GLossTextClassifier
+
+    X, y = make_texts(8)
+    sets = [[label] if i % 2 else [label, "x"] for i, label in enumerate(y)]
+    clf = GLossTextClassifier(tiny_bert, max_length=16, batch_size=8, max_epochs=1, validation_fraction=0,
+                              random_state=0).fit(X, sets)
+    clf.save_pretrained(tmp_path / "ml")
+    out = skgloss("predict", str(tmp_path / "ml"), str(files / "new.txt"), "-o", str(tmp_path / "p.jsonl"), "--quiet")
+    assert out.returncode == 0, out.stderr
+    recs = [json.loads(line) for line in open(tmp_path / "p.jsonl")]
+    expected = clf.predict((files / "new.txt").read_text().splitlines())
+    assert len(recs) == 7 and [sorted(r["label"]) for r in recs] == [sorted(clf.classes_[row == 1].tolist())
+                                                                    for row in expected]
+    out = skgloss("evaluate", str(tmp_path / "ml"), str(files / "test.jsonl"), "--quiet")
+    assert out.returncode == 1 and "is a multi-label model" in out.stderr and "accuracy" not in out.stdout
+
+
+def test_evaluate_checks_its_report_path_before_it_evaluates(files):
+    (files / "a_file").write_text("x")
+    out = skgloss("evaluate", str(files / "no_model_yet"), str(files / "test.jsonl"), "-o",
+                  str(files / "a_file" / "report.json"))
+    assert out.returncode == 1 and "a_file is a file, not a folder" in out.stderr  # before the model is looked at
+
+
+def test_fit_options_a_user_can_mistype(files, tiny_bert, tmp_path):
+    """A model folder named like a number is a path; --class-weight's JSON keys name integer labels; a bad
+    --verbose and --epochs are clear errors."""
+    import shutil
+
+    shutil.copytree(tiny_bert, tmp_path / "2024")
+    X, y = make_texts(6)
+    with open(tmp_path / "ints.jsonl", "w") as f:
+        f.writelines(json.dumps({"text": t, "label": int(label == "fruit")}) + "\n" for t, label in zip(X, y))
+    out = skgloss("fit", str(tmp_path / "ints.jsonl"), "--model", "2024", "--max-length", "16", "--max-epochs", "1",
+                  "--validation-fraction", "0", "--class-weight", '{"0": 2.5}', "-o", str(tmp_path / "m"), "--quiet",
+                  cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    params = json.loads((tmp_path / "m" / "skgloss.json").read_text())["params"]
+    assert params["model_name_or_path"] == "2024" and params["class_weight"] == {"__pairs__": [[0, 2.5]]}
+    out = skgloss("fit", str(tmp_path / "ints.jsonl"), "--model", tiny_bert, "--verbose", "abc",
+                  "-o", str(tmp_path / "never"))
+    assert out.returncode == 1 and "--verbose must be a whole number" in out.stderr
+    out = skgloss("demo", "--epochs", "0")
+    assert out.returncode == 2 and "--epochs: expected a whole number >= 1" in out.stderr
+
+
+def test_bench_without_data_fails_once_in_one_line(tmp_path):
+    out = skgloss("bench", "--datasets", "mr", "r8", "--variants", "ce", "--seeds", "0", "--data-home",
+                  str(tmp_path / "nothing"), "--runs-dir", str(tmp_path / "runs"), "--quiet")
+    assert out.returncode == 1 and "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
+    assert "mr/train.jsonl.gz not found" in out.stderr and not (tmp_path / "runs" / "cpu").exists()
+    out = skgloss("bench", "--datasets", "imdb")
+    assert out.returncode == 2 and "invalid choice: 'imdb'" in out.stderr
