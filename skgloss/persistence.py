@@ -200,10 +200,13 @@ def save_model(est, folder, *, data=None) -> Path:
 
     See the module docstring for the layout and the guarantees. ``data``
     (a dict of JSON values, e.g. the columns the training file's texts and
-    labels came from) is kept in ``skgloss.json`` under ``"data"``.
-    Returns the folder as a ``Path``.
+    labels came from) is kept in ``skgloss.json`` under ``"data"``. A
+    symbolic link to a model folder stays a link: the folder it points to
+    is replaced. Returns the folder as a ``Path``.
     """
     folder = check_output_folder(folder).absolute()
+    if folder.is_symlink():  # replace the link's target, not the link (moving the link aside left both behind)
+        folder = folder.resolve()
     folder.parent.mkdir(parents=True, exist_ok=True)
     tag = uuid.uuid4().hex[:8]
     tmp = folder.with_name(f".{folder.name}.saving-{tag}")

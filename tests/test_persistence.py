@@ -265,3 +265,14 @@ def test_a_loaded_model_trains_on_without_its_base_encoder(tiny_bert, tmp_path):
     assert np.abs(loaded.predict_proba(X) - before).max() > 1e-3  # it trained, from the loaded model
     with pytest.raises(ValueError, match="model_name_or_path"):
         loaded.set_params(warm_start=False).fit(X, y)  # a fresh start needs the base encoder
+
+
+def test_saving_through_a_symbolic_link_replaces_the_model_it_points_to(models, tmp_path):
+    clf, semi, X = models
+    clf.save_pretrained(tmp_path / "release-1")
+    (tmp_path / "current").symlink_to(tmp_path / "release-1", target_is_directory=True)
+    semi.save_pretrained(tmp_path / "current")
+    assert (tmp_path / "current").is_symlink() and sorted(p.name for p in tmp_path.iterdir()) == [
+        "current", "release-1"]  # no folder moved aside and left behind
+    loaded = GLossTextClassifier.from_pretrained(tmp_path / "release-1", device="cpu")
+    assert loaded.transduction_ is not None and np.array_equal(loaded.predict(X), semi.predict(X))
