@@ -139,7 +139,10 @@ def save_encoder(model, tokenizer, folder, *, pooling=None, max_length=None):
     ``config_sentence_transformers.json``, in the layout models on the Hub
     use, so that ``SentenceTransformer(folder).encode(texts)`` gives the
     embeddings :meth:`skgloss.GLossTextClassifier.transform` gives (no
-    normalisation module: ``transform`` does not normalise either).
+    normalisation module: ``transform`` does not normalise either), except
+    for texts longer than ``max_length`` tokens of a model fitted with
+    ``long_text="chunk"``: sentence-transformers truncates them where
+    ``transform`` averages their windows.
     """
     import json
 

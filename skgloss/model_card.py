@@ -98,7 +98,9 @@ def model_card(est, params: dict, title: str = "skgloss model") -> str:
     lines += ["", "## Use", "", "```python", "from skgloss import GLossTextClassifier", "",
               'clf = GLossTextClassifier.from_pretrained("path/to/this/folder")',
               'clf.predict(["a text to classify"])', "```", "",
-              "The `encoder/` folder is also a sentence-transformers model, with the same pooling:", "",
+              "The `encoder/` folder is also a sentence-transformers model, with the same pooling"
+              + (" (it cuts a text at max_length tokens, where this model averages the windows of a longer "
+                 "text)" if params.get("long_text") == "chunk" else "") + ":", "",
               "```python", "from sentence_transformers import SentenceTransformer", "",
               'SentenceTransformer("path/to/this/folder/encoder").encode(["a text"])', "```", "",
               "## Parameters", "", "```json", json.dumps(params, indent=2, sort_keys=True), "```", ""]
