@@ -37,7 +37,7 @@ from skgloss.devices import grad_scaler, resolve_device, resolve_precision
 from skgloss.encoder import DEFAULT_MODEL, accepts_4d_mask, encode, load_encoder
 from skgloss.inputs import TokenizedTexts, device_batches
 from skgloss.losses import g_loss, labeled_cross_entropy
-from skgloss.training import TrainingConfig, _optimizer, make_objective, training_step
+from skgloss.training import EpochSchedule, TrainingConfig, _optimizer, make_objective, training_step
 
 
 def main(argv=None):
@@ -84,7 +84,7 @@ def main(argv=None):
                                  learning_rate=1e-5)
                for v, loss in (("ce", "ce"), ("gloss", "gloss"), ("supcon", "supcon"), ("gloss-2pass", "gloss"))}
     objectives = {v: make_objective(c) for v, c in configs.items()}
-    opt, sched = _optimizer(params, configs["ce"], 10**9, device)
+    opt, sched = _optimizer(params, configs["ce"], EpochSchedule(10**9, 1, configs["ce"].warmup_ratio), device)
     scaler = grad_scaler(device, precision)
     hook = NoCorpusGraph()
 

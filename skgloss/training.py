@@ -135,8 +135,41 @@ def make_objective(config: TrainingConfig):
     raise ValueError(f"loss must be one of {LOSSES}, got {config.loss!r}")
 
 
-def _optimizer(params, config: TrainingConfig, total_steps: int, device: torch.device):
-    """AdamW (fused where torch has it for the device) with linear warm-up and decay.
+class EpochSchedule:
+    """Linear warm-up and decay over ``max_epochs`` epochs, whatever number of batches each epoch runs.
+
+    The schedule is laid out in ``per_epoch · max_epochs`` planned steps
+    (``per_epoch``: the batches of an epoch that keeps them all), warm-up
+    over the first ``round(warmup_ratio · total)``. An epoch that runs
+    ``n`` batches (fewer: batches with no label and no target are skipped;
+    more: class-aware batches that overflow) advances ``per_epoch / n``
+    planned steps a batch, so every epoch covers its share of the schedule
+    and the rate reaches zero at the last step of the last epoch. When
+    every epoch runs ``per_epoch`` batches this is the plain step count.
+    """
+
+    def __init__(self, per_epoch, max_epochs, warmup_ratio):
+        self.per_epoch = per_epoch
+        self.total = per_epoch * max_epochs
+        self.warmup = int(round(warmup_ratio * self.total))
+        self._origin, self._first_step, self._stride = 0.0, 0, 1.0
+
+    def start_epoch(self, epoch, n_batches, step):
+        """Epoch ``epoch`` (from 1) runs ``n_batches`` optimizer steps, the first after scheduler step ``step``."""
+        self._origin = (epoch - 1) * self.per_epoch
+        self._first_step = step
+        self._stride = self.per_epoch / max(1, n_batches)
+
+    def factor(self, step):
+        """The learning-rate factor after ``step`` scheduler steps."""
+        position = self._origin + (step - self._first_step) * self._stride
+        if position < self.warmup:
+            return (position + 1) / (self.warmup + 1)
+        return max(0.0, (self.total - position) / max(1, self.total - self.warmup))
+
+
+def _optimizer(params, config: TrainingConfig, schedule: EpochSchedule, device: torch.device):
+    """AdamW (fused where torch has it for the device) with linear warm-up and decay (``schedule``).
 
     The fused kernel updates every parameter in one pass instead of looping
     over them, and keeps its step counts on the device (no host reads).
@@ -148,12 +181,9 @@ def _optimizer(params, config: TrainingConfig, total_steps: int, device: torch.d
         opt = torch.optim.AdamW(groups, lr=config.learning_rate, fused=True)
     except (RuntimeError, ValueError):  # no fused kernel for this device or dtype
         opt = torch.optim.AdamW(groups, lr=config.learning_rate)
-    warmup = int(round(config.warmup_ratio * total_steps))
 
-    def factor(step):
-        if step < warmup:
-            return (step + 1) / (warmup + 1)
-        return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
+    def factor(step):  # a plain function: LambdaLR's state_dict keeps no copy of it
+        return schedule.factor(step)
 
     return opt, torch.optim.lr_scheduler.LambdaLR(opt, factor)
 
@@ -513,7 +543,8 @@ def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_row
         train_rows = train_rows[labeled_mask(y[train_rows])]
     steps_per_epoch = math.ceil(len(train_rows) / config.batch_size)
     params = [p for m in (encoder, head) for p in m.parameters() if p.requires_grad]
-    opt, sched = _optimizer(params, config, steps_per_epoch * config.max_epochs, device)
+    schedule = EpochSchedule(steps_per_epoch, config.max_epochs, config.warmup_ratio)
+    opt, sched = _optimizer(params, config, schedule, device)
     scaler = grad_scaler(device, config.precision)
     # a padded probe batch (longest and shortest text) decides whether masks can be passed in 4-D
     probe = train_rows[[np.argmax(tokens.lengths[train_rows]), np.argmin(tokens.lengths[train_rows])]]
@@ -572,6 +603,7 @@ def train(encoder, head, tokens, y, config: TrainingConfig, device, *, train_row
         batches = epoch_batches(train_rows, config, rng, hook, tokens.lengths, y)
         if not objective.needs_neighbours:  # a batch with no label and no target teaches nothing
             batches = [b for b in batches if labeled_mask(y[b]).any() or hook.has_targets(b).any()]
+        schedule.start_epoch(epoch, len(batches), sched.last_epoch)
         sums = _TermSums()
         stream = (((batch, None) for _, batch in device_batches(tokens, batches, device, extra=labels))
                   if dp is None else _shared_batches(dp, tokens, batches, device, labels))

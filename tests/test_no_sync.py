@@ -88,7 +88,7 @@ def test_a_whole_training_step_does_not_sync(tiny_bert, loss, unlabeled):
     from skgloss.devices import grad_scaler
     from skgloss.encoder import accepts_4d_mask, load_encoder
     from skgloss.inputs import TokenizedTexts, device_batches
-    from skgloss.training import TrainingConfig, _optimizer, make_objective, training_step
+    from skgloss.training import EpochSchedule, TrainingConfig, _optimizer, make_objective, training_step
 
     X, y = make_texts(2, n_words=6)
     X2, y2 = make_texts(2, n_words=3)  # shorter texts: the batch is padded
@@ -105,7 +105,7 @@ def test_a_whole_training_step_does_not_sync(tiny_bert, loss, unlabeled):
                            threshold=0.5).refresh().attach(device)
     tokens = TokenizedTexts(tok, X, 16)
     params = list(enc.parameters()) + list(head.parameters())
-    opt, sched = _optimizer(params, config, 4, device)
+    opt, sched = _optimizer(params, config, EpochSchedule(4, 1, config.warmup_ratio), device)
     objective = make_objective(config)
     (_, batch), = list(device_batches(tokens, [np.arange(8)], device, extra={"labels": y}))
     assert (batch["attention_mask"] == 0).any()

@@ -165,3 +165,46 @@ def test_float32_solve_stays_close_to_the_float64_oracle(monkeypatch):
     (l64, g64), (l32, g32) = results[torch.float64], results[torch.float32]
     assert abs(l32 - l64) <= 1e-5 * max(1.0, abs(l64))
     assert (g32 - g64).abs().max() <= 1e-4 * max(1e-6, g64.abs().max())
+
+
+def test_the_schedule_covers_each_epoch_whatever_batches_it_runs():
+    from skgloss.training import EpochSchedule
+
+    plain = EpochSchedule(5, 3, 0.1)  # every epoch runs its 5 planned batches: the plain step count
+    factors = []
+    for epoch in (1, 2, 3):
+        plain.start_epoch(epoch, 5, 5 * (epoch - 1))
+        factors += [plain.factor(s) for s in range(5 * (epoch - 1), 5 * epoch)]
+    warmup, total = 2, 15
+    assert factors == pytest.approx([(s + 1) / (warmup + 1) if s < warmup else (total - s) / (total - warmup)
+                                     for s in range(15)])
+    for n in (2, 9):  # skipped batches, or class-aware batches that overflow
+        schedule = EpochSchedule(5, 3, 0.1)
+        step = 0
+        for epoch in (1, 2, 3):
+            schedule.start_epoch(epoch, n, step)
+            ends = [schedule.factor(step + i + 1) for i in range(n)]
+            step += n
+            assert min(ends[:-1] if epoch == 3 else ends) > 0  # no step of the fit runs at rate 0
+        assert schedule.factor(step) == 0.0  # and the rate reaches 0 with the last one
+
+
+def test_a_fit_that_skips_batches_still_ends_its_schedule_at_zero(tiny_bert, monkeypatch):
+    """6 labeled rows among 40, no pseudo-labels: most random batches have nothing to learn from and are skipped.
+    The learning rate still decays to zero at the last step of max_epochs (it stopped at half its peak)."""
+    import skgloss.training as training
+
+    seen = {}
+    make = training._optimizer
+
+    def spy(*args, **kwargs):
+        seen["opt"], seen["sched"] = make(*args, **kwargs)
+        return seen["opt"], seen["sched"]
+
+    monkeypatch.setattr(training, "_optimizer", spy)
+    X, y = make_texts(20, seed=1)
+    y = y.copy()
+    y[6:] = -1
+    clf = GLossTextClassifier(tiny_bert, pseudo_label_threshold=None, **{**FAST, "max_epochs": 3}).fit(X, y)
+    assert sum(h["steps"] for h in clf.history_) < 3 * 5  # batches were skipped
+    assert seen["sched"].get_last_lr()[0] == 0.0
