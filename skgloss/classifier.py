@@ -881,7 +881,18 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                                 stop_after=stop_after, max_epochs=schedule, sample_weight=sample_weight, warm=warm,
                                 encoder_mix=encoder_mix)
         if cv_results is not None and cv_results["unlabeled_set_aside"]:
+            # A corpus graph that training needed (loss="kl", batching="graph", ...) spans the labeled rows alone;
+            # kept beside label_distributions_ of every row of X, graph inference would pair the neighbours it
+            # finds with other texts' rows. As documented, such a fit keeps no corpus graph.
+            for name in ("graph_", "corpus_embeddings_"):
+                fitted.pop(name, None)
+            fitted["inference_"] = "head"
             fitted.update(self._transduction(all_texts, fitted, device, precision))
+            if self.inference in ("graph", "blend"):
+                warnings.warn(f"this fit set its {cv_results['unlabeled_set_aside']} -1 rows aside (the pre-trained "
+                              "encoder barely separates the labeled classes) and keeps no corpus graph: "
+                              f"inference={self.inference!r} is unavailable, predict needs inference='head' or 'auto'",
+                              UserWarning, stacklevel=3)
         fitted["cv_results_"] = cv_results
         fitted["n_samples_fit_"] = n_samples  # -1 rows set aside included
         fitted["world_size_"] = 1 if dp is None else dp.world_size
@@ -1254,6 +1265,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         check_choice(self.inference, "inference", ("auto", *INFERENCE))
+        check_number(self.blend_weight, "blend_weight", low=0, high=1)  # set_params after fit is not validated
         inference = getattr(self, "inference_", "head") if self.inference == "auto" else self.inference
         graph = self._graph_search() if inference != "head" else None
         multilabel = getattr(self, "multilabel_", False)

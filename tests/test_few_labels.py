@@ -303,6 +303,37 @@ def test_unlabeled_rows_the_encoder_cannot_label_are_set_aside(tiny_bert, monkey
     assert many.cv_results_["unlabeled_set_aside"] == len(extra) and many.cv_results_["encoder_mix"] == 1.0
 
 
+@pytest.mark.parametrize("params", [{"loss": "kl"}, {"batching": "graph"}, {"inference": "graph"}])
+def test_a_fit_that_sets_unlabeled_rows_aside_keeps_no_corpus_graph_even_when_training_built_one(
+        tiny_bert, tmp_path, monkeypatch, params):
+    """loss="kl", graph batches or graph inference build a corpus graph over the labeled rows while training;
+    shipped beside label_distributions_ of every row of X, the neighbours graph inference finds were paired with
+    other texts' rows, and the saved model could not be loaded."""
+    import warnings
+
+    monkeypatch.setattr(skgloss.classifier, "_STEP_BUDGET", 10)
+    X, _ = make_texts(8)
+    y = np.random.default_rng(1).permutation(np.repeat(["a", "b"], 8)).astype(object)  # labels unrelated to text
+    extra, _ = make_texts(6, seed=3)
+    X_all, y_all = list(extra) + list(X), np.array([-1] * len(extra) + list(y), dtype=object)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        clf = GLossTextClassifier(tiny_bert, **FEW, learning_rate=2e-3, **params).fit(X_all, y_all)
+    assert clf.cv_results_["unlabeled_set_aside"] == len(extra)
+    assert not hasattr(clf, "graph_") and not hasattr(clf, "corpus_embeddings_")
+    assert clf.label_distributions_.shape == (len(X_all), 2)
+    said = [str(w.message) for w in caught if "keeps no corpus graph" in str(w.message)]
+    if params.get("inference") == "graph":
+        assert said and "inference='graph' is unavailable" in said[0]
+        with pytest.raises(ValueError, match="needs the corpus graph"):
+            clf.predict(extra)
+        clf.set_params(inference="auto")
+    else:
+        assert not said
+    loaded = GLossTextClassifier.from_pretrained(clf.save_pretrained(tmp_path / "m"))
+    np.testing.assert_array_equal(loaded.predict(X_all), clf.predict(X_all))
+
+
 def test_the_model_card_says_why_unlabeled_rows_were_set_aside_and_their_labels_are_saved(tiny_bert, tmp_path, monkeypatch):
     monkeypatch.setattr(skgloss.classifier, "_STEP_BUDGET", 10)
     X, _ = make_texts(8)

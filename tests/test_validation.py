@@ -127,3 +127,10 @@ def test_labels_in_a_pandas_series_of_lists_are_label_sets():
     assert is_multilabel(pd.Series(sets, index=[5, 3, 9])) and is_multilabel(pd.DataFrame({"tags": sets}))
     assert not is_multilabel(pd.Series(["fruit", "vehicle", "fruit"]))
     assert not is_multilabel(pd.DataFrame({"label": ["fruit", "vehicle", "fruit"]}))
+
+
+def test_blend_weight_set_after_fit_is_checked_when_it_is_used(tiny_bert):
+    model = clf(tiny_bert, validation_fraction=0, random_state=0).fit(X, Y)
+    for bad in (float("nan"), 5.0, -0.5):
+        with pytest.raises(ValueError, match="blend_weight"):
+            model.set_params(blend_weight=bad).predict_proba(X)
