@@ -301,16 +301,18 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         sets them aside and fits its labeled rows alone (their neighbours
         on such a space cannot label them). On both paths, a fit whose
         start is the pre-trained encoder (no corpus graph built on the
-        fine-tuned one), with fewer than 291 labeled rows, ships the
-        midpoint of the starting and fine-tuned encoder weights, with the
-        closed-form head fitted on it (weight-space ensembling,
-        ``cv_results_["encoder_mix"]``). With a
+        fine-tuned one), with fewer than 291 labeled rows and
+        ``refit_head`` on, ships the midpoint of the starting and
+        fine-tuned encoder weights, with the closed-form head fitted on it
+        (weight-space ensembling, ``cv_results_["encoder_mix"]``). With a
         class of one labeled row, all
         ``max_epochs`` run, except in a fit with ``-1`` rows and the corpus
         graph, which then keeps its starting point. See :doc:`user_guide`,
         "Few labeled rows" and "Semi-supervised fits with ``-1``".
     n_iter_no_change : int >= 1 or None, default=2
-        Stop after this many epochs without a better validation accuracy.
+        Stop after this many epochs without a better validation score:
+        a higher accuracy, or the same accuracy with a lower validation
+        log-loss (the order that also picks the best epoch).
         None runs all ``max_epochs`` (the best epoch is still restored).
     graph_refresh : "auto", int >= 1 or None, default="auto"
         The corpus graph (:doc:`method`, corpus graph): a kNN graph over the embeddings of
@@ -486,7 +488,11 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         (with ``label_distributions_``).
     corpus_embeddings_ : ndarray of shape (n_samples, ``n_features_out_``)
         The memory bank behind ``graph_``, searched by graph inference
-        (float32, or float16 with ``bank_dtype="float16"``).
+        (float32, or float16 with ``bank_dtype="float16"``): every row's
+        latest embedding. In a fit without validation rows the rows the
+        final head is fitted on (labeled and pseudo-labeled) are embedded
+        once more by the final encoder, after the last refresh of
+        ``graph_``.
 
     See Also
     --------
@@ -866,7 +872,9 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                             "%.2f): its neighbours cannot label the %d -1 rows, which are set aside; the labeled "
                             "rows are fitted alone", separation, _MIN_CLASS_SEPARATION, set_aside)
             few = _too_few_to_hold_out(int(np.sum(labeled_mask(y_idx))), _MIN_AUTO_VALIDATION_ROWS)
-            encoder_mix = _FEW_SHOT_ENCODER_MIX if few and not self._start_is_incumbent(y_idx) else 1.0
+            # the midpoint needs a head fitted on it, and a corpus graph is built on the fine-tuned encoder
+            midpoint = few and self.refit_head and not self._uses_corpus_graph(y_idx)
+            encoder_mix = _FEW_SHOT_ENCODER_MIX if midpoint else 1.0
             cv_results = {**self._choose_epochs(texts, classes, y_idx, folds, seed, device, precision,
                                                 sample_weight, warm, separation),
                           "unlabeled_set_aside": set_aside, "encoder_mix": encoder_mix}
@@ -1131,7 +1139,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                            checkpoint=checkpoint, resume=resume_state, sample_weight=sample_weight)
         return fitted(encoder=encoder, head=head, history=result.history, best_epoch=result.best_epoch,
                       start_score=result.start_score,
-                      graph=None if corpus is None else (corpus.bank, corpus.graph, corpus.F)), result
+                      graph=None if corpus is None else corpus.snapshot()), result  # the bank as on the device
 
     def _write_checkpoint(self, checkpoints, fitted, encoder, head, state, selected):
         """After an epoch: the model the fit would return now (when it changed), then the training state."""

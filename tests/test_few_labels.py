@@ -303,6 +303,28 @@ def test_unlabeled_rows_the_encoder_cannot_label_are_set_aside(tiny_bert, monkey
     assert many.cv_results_["unlabeled_set_aside"] == len(extra) and many.cv_results_["encoder_mix"] == 1.0
 
 
+@pytest.mark.parametrize("params", [{"refit_head": False}, {"loss": "kl"}, {"inference": "blend"}])
+def test_the_midpoint_ships_only_with_a_head_fitted_on_it_and_no_corpus_graph(tiny_bert, params):
+    """Without the closed-form head the trained head would meet an encoder it never saw; a corpus graph is built on
+    the fine-tuned encoder. Either way the fine-tuned encoder ships as it is."""
+    X, y = make_texts(8)
+    clf = GLossTextClassifier(tiny_bert, **FEW, learning_rate=2e-3, n_iter_no_change=None, **params).fit(X, y)
+    assert clf.cv_results_["encoder_mix"] == 1.0
+
+
+def test_the_bank_graph_inference_searches_holds_each_rows_latest_embedding(tiny_bert):
+    """A fit with -1 rows and no validation rows: the final head's rows are embedded once more by the final
+    encoder, and corpus_embeddings_ is that bank on every device (a GPU fit returned its stale host copy)."""
+    X, y = make_texts(10)
+    y = y.copy()
+    y[::3] = -1
+    clf = GLossTextClassifier(tiny_bert, **{**FEW, "max_epochs": 2}, learning_rate=2e-3, validation_fraction=0,
+                              pseudo_label_threshold=None).fit(X, y)
+    labeled = np.flatnonzero(y != -1)
+    np.testing.assert_allclose(clf.corpus_embeddings_[labeled], clf.transform([X[i] for i in labeled]),
+                               atol=1e-4, rtol=1e-3)
+
+
 @pytest.mark.parametrize("params", [{"loss": "kl"}, {"batching": "graph"}, {"inference": "graph"}])
 def test_a_fit_that_sets_unlabeled_rows_aside_keeps_no_corpus_graph_even_when_training_built_one(
         tiny_bert, tmp_path, monkeypatch, params):
