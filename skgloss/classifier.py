@@ -1286,7 +1286,8 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         """Graph inference over ``corpus_embeddings_``; the search index is built on first use and cached."""
         if not hasattr(self, "corpus_embeddings_"):
             return None
-        if getattr(self, "_neighbor_index", None) is None:  # not pickled (see __getstate__)
+        index = getattr(self, "_neighbor_index", None)  # not pickled (see __getstate__)
+        if index is None or not index.serves(self.graph_backend):  # graph_backend may have changed since
             self._neighbor_index = NeighborIndex(self.corpus_embeddings_, backend=self.graph_backend,
                                                  random_state=0)
         return GraphInference(self._neighbor_index, self.label_distributions_, self._corpus_neighbors(), self.sigma_)

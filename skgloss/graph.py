@@ -291,6 +291,27 @@ def _nndescent(Z, k, random_state, n_jobs, **options):
 _BUILD_FACTOR = 3
 
 
+def _cosine_from_nndescent(Q, R, idx, dist):
+    """Cosine similarities ``1 - dist`` of PyNNDescent's results, re-sorted, most similar first.
+
+    Its cosine distance is capped at 1, so every neighbour with a cosine
+    of 0 or less reads as 0 and their order is arbitrary; those entries
+    (rare: they are the farthest of a row's list) are computed exactly
+    from the embeddings and their rows sorted again.
+    """
+    sim = 1.0 - np.asarray(dist, dtype=np.float32)
+    capped = (sim <= 1e-6) & (idx >= 0)
+    if capped.any():
+        rows = np.flatnonzero(capped.any(axis=1))
+        r, c = np.nonzero(capped[rows])
+        sim[rows[r], c] = np.einsum("md,md->m", Q[rows[r]], R[idx[rows[r], c]])
+        order = np.argsort(-sim[rows], axis=1, kind="stable")
+        idx = idx.copy()
+        idx[rows] = np.take_along_axis(idx[rows], order, axis=1)
+        sim[rows] = np.take_along_axis(sim[rows], order, axis=1)
+    return idx, sim
+
+
 def _pynndescent_neighbors(Z, k, random_state, n_jobs, *, build_k=None, **options):
     """k nearest other rows of each row of Z by NN-descent: (indices, cosine similarities), nearest first.
 
@@ -304,18 +325,24 @@ def _pynndescent_neighbors(Z, k, random_state, n_jobs, *, build_k=None, **option
     idx, dist = _nndescent(Z, build_k, random_state, n_jobs, **options).neighbor_graph
     # Drop each row's own entry (usually first), keeping the k nearest others in order.
     order = np.argsort(idx == np.arange(idx.shape[0])[:, None], axis=1, kind="stable")[:, :k]
-    return np.take_along_axis(idx, order, axis=1), 1.0 - np.take_along_axis(dist, order, axis=1)
+    return _cosine_from_nndescent(Z, Z, np.take_along_axis(idx, order, axis=1), np.take_along_axis(dist, order, axis=1))
 
 
-def edge_weights(cosine, sigma=None):
+def edge_weights(cosine, sigma=None, *, relative=False):
     """Edge weights from cosine similarities: the kernel of :doc:`method`, in-batch G-Loss or clipped cosine.
 
     ``w = exp(-(2 - 2·cos) / (2σ²))`` when ``sigma`` is given (for unit
-    vectors ``||z_i - z_j||² = 2 - 2·cos``), else ``max(cos, 0)``.
+    vectors ``||z_i - z_j||² = 2 - 2·cos``), else ``max(cos, 0)``. With
+    ``relative=True`` each row of a 2-D ``cosine`` is divided by its largest
+    kernel weight, computed as ``exp((cos - cos_max) / σ²)``: the same
+    ratios, but a small σ cannot underflow every weight of a row to 0 (for
+    a weighted average, such as graph inference, only the ratios matter).
     """
     cosine = np.clip(np.asarray(cosine, dtype=np.float64), -1.0, 1.0)
     if sigma is None:
         return np.maximum(cosine, 0.0)
+    if relative:
+        return np.exp((cosine - cosine.max(axis=-1, keepdims=True)) / (sigma * sigma))
     return np.exp(-(2.0 - 2.0 * cosine) / (2.0 * sigma * sigma))
 
 
@@ -349,6 +376,10 @@ class NeighborIndex:
         self.n_jobs = n_jobs
         self._index = None
 
+    def serves(self, backend):
+        """Whether this index is what ``backend`` (``"auto"``, ``"exact"``, ``"pynndescent"``) resolves to."""
+        return self.backend == _resolve_backend(backend, self.reference.shape[0])
+
     def query(self, queries, n_neighbors, *, exclude=None):
         """Indices (m, k) and cosine similarities (m, k) of the k nearest reference rows.
 
@@ -376,7 +407,7 @@ class NeighborIndex:
         if extra:  # drop the excluded row where it was found, else the last
             order = np.argsort(idx == exclude[:, None], axis=1, kind="stable")[:, :k]
             idx, dist = np.take_along_axis(idx, order, axis=1), np.take_along_axis(dist, order, axis=1)
-        return idx, 1.0 - dist
+        return _cosine_from_nndescent(Q, self.reference, idx, dist)
 
 
 def knn_graph(X, n_neighbors, *, sigma=None, backend="auto", random_state=None, n_jobs=None):

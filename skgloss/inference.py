@@ -74,13 +74,17 @@ def graph_probabilities(head_proba, embeddings, graph: GraphInference, *, exclud
     """Graph inference for new documents, with the head as fallback.
 
     The k nearest indexed documents of each embedding, weighted by
-    :func:`skgloss.graph.edge_weights`, average their label distributions. A
+    :func:`skgloss.graph.edge_weights` (relative to the nearest one's
+    weight, which leaves the average unchanged), average their label
+    distributions. A
     document whose neighbours carry no labeled mass gets the head's
     probabilities. ``exclude``: one indexed row per query that it must not
     use (its own node).
     """
     idx, sim = graph.index.query(embeddings, graph.n_neighbors, exclude=exclude)
-    Q, reached = neighbour_average(idx, edge_weights(sim, graph.sigma), graph.label_distributions)
+    sim = np.where(idx >= 0, sim, -1.0)  # an entry not found never sets a row's scale
+    weights = edge_weights(sim, graph.sigma, relative=True)  # only ratios matter: no underflow with a small σ
+    Q, reached = neighbour_average(idx, weights, graph.label_distributions)
     Q[~reached] = head_proba[~reached]
     return Q
 

@@ -85,6 +85,20 @@ def test_knn_bad_n_neighbors(k):
 
 
 @pytest.mark.pynndescent
+def test_pynndescent_neighbours_with_negative_cosines_are_ordered_and_weighted_exactly():
+    """PyNNDescent caps its cosine distance at 1: every neighbour at cosine <= 0 read as cosine 0, in any order."""
+    from skgloss.graph import NeighborIndex
+
+    rng = np.random.default_rng(0)
+    R, Q = rng.normal(size=(8, 5)).astype(np.float32), rng.normal(size=(3, 5)).astype(np.float32)
+    exact = NeighborIndex(R, backend="exact").query(Q, 8)
+    approx = NeighborIndex(R, backend="pynndescent", random_state=0).query(Q, 8)
+    assert (exact[1] < -0.1).any()  # the case: negative cosines among the 8
+    np.testing.assert_array_equal(approx[0], exact[0])
+    np.testing.assert_allclose(approx[1], exact[1], atol=1e-5)
+
+
+@pytest.mark.pynndescent
 def test_pynndescent_recall_against_exact():
     import numba
 

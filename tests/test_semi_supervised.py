@@ -256,3 +256,34 @@ def test_knn_graph_used_for_the_corpus_equals_direct_call():
     emb = rng.normal(size=(40, 5))
     corpus = CorpusGraph(emb, np.zeros(40, dtype=int), 1, n_neighbors=6, sigma=0.5).refresh()
     assert (corpus.graph != knn_graph(emb, 6, sigma=0.5)).nnz == 0
+
+
+def test_graph_inference_with_a_small_sigma_still_averages_its_neighbours():
+    """Kernel weights of about 1e-18 (cosine 0.6, σ = 0.1) are still a weighted average: graph inference must not
+    fall back to the head, which it did when every weight was below 1e-12."""
+    from skgloss.inference import GraphInference, class_probabilities
+
+    ref = np.array([[0.6, 0.8, 0.0], [0.6, 0.0, 0.8], [0.8, -0.6, 0.0]], dtype=np.float32)
+    F = np.array([[0.0, 1.0], [0.0, 1.0], [1.0, 0.0]])
+    query, head_logits = np.array([[1.0, 0.0, 0.0]], dtype=np.float32), np.array([[2.0, 0.0]])
+    for sigma in (0.5, 0.1, 0.02):
+        graph = GraphInference.build(ref, F, n_neighbors=3, sigma=sigma)
+        w = np.exp((np.array([0.6, 0.6, 0.8]) - 0.8) / sigma**2)  # the kernel's ratios, exactly
+        expected = np.array([w[2], w[0] + w[1]]) / w.sum()
+        np.testing.assert_allclose(class_probabilities(head_logits, query, inference="graph", graph=graph)[0],
+                                   expected, atol=1e-9)
+    raw = edge_weights(np.array([[0.6, 0.8]]), 0.02)
+    rel = edge_weights(np.array([[0.6, 0.8]]), 0.02, relative=True)
+    assert raw.max() < 1e-12 and rel.max() == 1.0
+
+
+def test_the_neighbour_index_follows_graph_backend_changed_after_fit(tiny_bert):
+    X, y = make_texts(8)
+    y = y.copy()
+    y[::3] = -1
+    clf = GLossTextClassifier(tiny_bert, max_length=16, batch_size=8, max_epochs=1, validation_fraction=0,
+                              random_state=0, graph_backend="exact").fit(X, y)
+    clf.predict_proba(X[:2])  # builds and caches the index
+    assert clf._graph_search().index.backend == "exact"
+    clf.set_params(graph_backend="pynndescent")
+    assert clf._graph_search().index.backend == "pynndescent"  # the cached exact index is not reused
