@@ -174,9 +174,15 @@ def save_encoder(model, tokenizer, folder, *, pooling=None, max_length=None):
 
 
 def pool(hidden_states: torch.Tensor, attention_mask: torch.Tensor, pooling: str) -> torch.Tensor:
-    """Pool token states (B, L, d) into document embeddings (B, d)."""
+    """Pool token states (B, L, d) into document embeddings (B, d).
+
+    ``"cls"``: the first token the attention mask keeps (position 0, or the
+    first after the padding of a tokenizer that pads on the left);
+    ``"mean"``: the mean over the tokens the mask keeps.
+    """
     if pooling == "cls":
-        return hidden_states[:, 0]
+        first = attention_mask.to(torch.int64).argmax(dim=1)
+        return hidden_states[torch.arange(hidden_states.shape[0], device=hidden_states.device), first]
     if pooling == "mean":
         mask = attention_mask.unsqueeze(-1).to(hidden_states.dtype)
         return (hidden_states * mask).sum(dim=1) / mask.sum(dim=1).clamp_min(1.0)

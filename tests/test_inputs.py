@@ -314,3 +314,17 @@ def test_chunk_lets_a_fit_learn_from_the_end_of_long_texts(tiny_bert):
         cut_score = cut.score(X, y)
     # training accuracy: windows see the class words (0.96 on the CPU), truncation only filler (0.62)
     assert chunk.score(X, y) >= 0.85 and cut_score <= 0.7
+
+
+def test_cls_pooling_takes_the_first_token_the_mask_keeps():
+    """A tokenizer that pads on the left puts padding at position 0 of every shorter row: "cls" pooling read it."""
+    import torch
+
+    from skgloss.encoder import pool
+
+    hidden = torch.arange(2 * 4 * 3, dtype=torch.float32).reshape(2, 4, 3)
+    left = torch.tensor([[0, 0, 1, 1], [1, 1, 1, 1]])
+    right = torch.tensor([[1, 1, 0, 0], [1, 1, 1, 1]])
+    assert torch.equal(pool(hidden, left, "cls"), torch.stack([hidden[0, 2], hidden[1, 0]]))
+    assert torch.equal(pool(hidden, right, "cls"), hidden[:, 0])
+    assert torch.equal(pool(hidden, left, "mean")[0], hidden[0, 2:].mean(dim=0))
