@@ -62,6 +62,12 @@ def resolve_device(device="auto") -> torch.device:
         raise ValueError(f"device={device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
     if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise ValueError(f"device={device!r}: MPS is not available here")
+    if dev.type not in ("cpu", "cuda", "mps"):  # xpu, hpu, ...: only where torch says the backend is there
+        backend = getattr(torch, dev.type, None)
+        available = getattr(backend, "is_available", None)
+        if dev.type == "meta" or not callable(available) or not available():
+            raise ValueError(f"device={device!r}: this torch build or machine has no {dev.type} device "
+                             "(skgloss runs on cpu, cuda and mps, or an accelerator torch reports as available)")
     return dev
 
 

@@ -81,6 +81,22 @@ def test_resolve_device():
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="no CUDA"):
             resolve_device("cuda")
+    with pytest.raises(ValueError, match="no meta device"):
+        resolve_device("meta")  # no data: a fit would fail deep inside
+
+
+def test_other_accelerators_are_taken_only_where_torch_reports_them(monkeypatch):
+    """xpu, hpu: torch.device accepts the names on any build; a fit on one that is not there failed deep inside
+    torch (an AssertionError, a missing module)."""
+    monkeypatch.setattr(torch, "xpu", type("FakeBackend", (), {"is_available": staticmethod(lambda: False)}),
+                        raising=False)
+    with pytest.raises(ValueError, match="device='xpu'.*no xpu device"):
+        resolve_device("xpu")
+    monkeypatch.setattr(torch.xpu, "is_available", staticmethod(lambda: True))
+    assert resolve_device("xpu:0") == torch.device("xpu:0")
+    monkeypatch.delattr(torch, "hpu", raising=False)
+    with pytest.raises(ValueError, match="no hpu device"):
+        resolve_device("hpu")
 
 
 def test_device_counts_sum_and_read_on_demand():
