@@ -49,7 +49,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._logging import logger
+from ._logging import logger, verbosity
 
 __all__ = ["PROFILES", "VARIANTS", "DATASETS", "cell_path", "fit_cell", "machine", "main", "run_cell",
            "stratified_sample", "subset"]
@@ -231,8 +231,9 @@ def run(args):
         except Exception as exc:  # one line a failed cell; the traceback with --debug
             if spec.get("debug"):
                 raise
-            print(f"cell {spec['dataset']}/{spec['variant']}/seed {spec['seed']}: {type(exc).__name__}: {exc} "
-                  "(--debug shows the traceback)", file=sys.stderr)
+            with verbosity(1):  # this process's stderr is the harness's: shown whatever logging is set up
+                logger.error("cell %s/%s/seed %d: %s: %s (--debug shows the traceback)", spec["dataset"],
+                             spec["variant"], spec["seed"], type(exc).__name__, exc)
             return 1
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_suffix(".tmp")

@@ -410,3 +410,20 @@ def test_bench_without_data_fails_once_in_one_line(tmp_path):
     assert "mr/train.jsonl.gz not found" in out.stderr and not (tmp_path / "runs" / "cpu").exists()
     out = skgloss("bench", "--datasets", "imdb")
     assert out.returncode == 2 and "invalid choice: 'imdb'" in out.stderr
+
+
+def test_a_failing_bench_cell_says_why_in_one_line(tmp_path):
+    import gzip
+
+    home = tmp_path / "data" / "mr"
+    home.mkdir(parents=True)
+    for split in ("train", "test"):
+        X, y = make_texts(6)
+        with gzip.open(home / f"{split}.jsonl.gz", "wt") as f:
+            f.writelines(json.dumps({"text": t, "label": label}) + "\n" for t, label in zip(X, y))
+    out = skgloss("bench", "--datasets", "mr", "--variants", "ce", "--seeds", "0", "--model",
+                  str(tmp_path / "no_such_encoder"), "--data-home", str(tmp_path / "data"), "--runs-dir",
+                  str(tmp_path / "runs"), "--no-verify", "--quiet")
+    assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
+    assert "cell mr/ce/seed 0: ValueError: model_name_or_path=" in out.stderr
+    assert "cell mr/ce/seed 0 failed (exit 1)" in out.stderr
