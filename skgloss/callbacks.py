@@ -71,7 +71,8 @@ def call_callbacks(callbacks, hook, *args) -> bool:
     for cb in callbacks:
         method = getattr(cb, hook, None)
         if callable(method):
-            stop = (method(*args) is True) or stop
+            answer = method(*args)
+            stop = (answer is True or (isinstance(answer, np.bool_) and bool(answer))) or stop  # numpy's True too
     return stop
 
 

@@ -103,6 +103,19 @@ def test_callbacks_see_every_epoch_and_can_stop_the_fit(tiny_bert):
     assert clf.best_epoch_ in (0, 1, 2)  # the starting point competes as epoch 0
 
 
+def test_a_callback_that_answers_numpys_true_stops_the_fit():
+    """A stop rule written with numpy (``loss >= np.mean(...)``) returns np.True_, which `is True` missed."""
+    from skgloss.callbacks import call_callbacks
+
+    class Numpy(Callback):
+        def on_epoch_end(self, epoch, record):
+            return np.float64(record["loss"]) >= np.mean([1.0, 2.0])
+
+    assert call_callbacks([Numpy()], "on_epoch_end", 1, {"loss": 2.0})
+    assert not call_callbacks([Numpy()], "on_epoch_end", 1, {"loss": 1.0})
+    assert not call_callbacks([Recorder()], "on_epoch_end", 1, {"loss": 1.0})  # None: go on
+
+
 def test_callbacks_are_validated_and_survive_clone(tiny_bert):
     from sklearn.base import clone
 
