@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._validation import is_unlabeled
+
 __all__ = ["plot_training_curves", "plot_embeddings", "plot_label_confidence", "save_figure"]
 
 
@@ -57,7 +59,7 @@ def plot_training_curves(history, *, title=None, figsize=(8.0, 3.2)):
         (accuracy of the fit's inference mode on the held-out rows) against
         the epoch, when the fit had a validation split.
     """
-    history = _history(history)
+    history_or_estimator, history = history, _history(history)
     fig = _figure(figsize)
     ax_loss, ax_val = fig.subplots(1, 2)
     epochs = [h["epoch"] for h in history]
@@ -75,8 +77,11 @@ def plot_training_curves(history, *, title=None, figsize=(8.0, 3.2)):
     scores = [(e, h["val_score"]) for e, h in zip(epochs, history) if h.get("val_score") is not None]
     if scores:
         ax_val.plot(*zip(*scores), marker="o", color="tab:green")
-        best = max(scores, key=lambda s: s[1])
-        ax_val.axvline(best[0], color="grey", linestyle=":", label=f"best epoch {best[0]}")
+        best = getattr(history_or_estimator, "best_epoch_", None)  # the epoch the fit kept (0: its start)
+        if best is None:  # a bare history: the fit's order, accuracy then the lower log-loss
+            best = max((h for h in history if h.get("val_score") is not None),
+                       key=lambda h: (h["val_score"], -h.get("val_log_loss", 0.0)))["epoch"]
+        ax_val.axvline(best, color="grey", linestyle=":", label=f"best epoch {best}")
         ax_val.legend(fontsize=8)
     else:
         ax_val.text(0.5, 0.5, "no validation split", ha="center", va="center", transform=ax_val.transAxes)
@@ -136,7 +141,7 @@ def plot_embeddings(embeddings, labels, *, method="pca", title=None, random_stat
     else:
         P = TSNE(n_components=2, perplexity=min(30.0, (X.shape[0] - 1) / 3), init="pca",
                  random_state=random_state).fit_transform(X)
-    unlabeled = np.array([str(v) == "-1" for v in y])
+    unlabeled = np.array([is_unlabeled(v) for v in y])
     classes = sorted({str(v) for v in y[~unlabeled]})
     fig = _figure(figsize)
     ax = fig.subplots()
@@ -196,7 +201,7 @@ def plot_label_confidence(label_distributions, y=None, *, threshold=None, title=
         if y.shape != (F.shape[0],):
             raise ValueError(f"y must have one entry per row of label_distributions ({F.shape[0]}), "
                              f"got shape {y.shape}")
-        rows = np.array([str(v) == "-1" for v in y])
+        rows = np.array([is_unlabeled(v) for v in y])
         if not rows.any():
             raise ValueError("y has no unlabeled (-1) rows to show")
     conf = F[rows].max(axis=1)

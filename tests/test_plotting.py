@@ -76,3 +76,28 @@ def test_label_confidence_png_counts_unlabeled_rows_only(tmp_path):
     assert "threshold 0.9: 33.3 %" in ax.get_legend().get_texts()[0].get_text()
     with pytest.raises(ValueError, match="no unlabeled"):
         plotting.plot_label_confidence(F, ["a"] * 5)
+
+
+def test_float_labels_mark_unlabeled_rows_like_fit_does():
+    """pandas gives float labels after fillna(-1): -1.0 rows are unlabeled, not a class named "-1.0"."""
+    rng = np.random.default_rng(0)
+    y = np.array([0.0, 1.0, -1.0] * 6)
+    fig = plotting.plot_embeddings(rng.normal(size=(18, 5)), y)
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "-1.0" not in legend and any("unlabeled" in t for t in legend)
+    F = rng.dirichlet([1, 1], size=18)
+    plotting.plot_label_confidence(F, y)  # it refused: "y has no unlabeled (-1) rows"
+
+
+def test_training_curves_mark_the_epoch_the_fit_kept():
+    """Accuracy ties go to the lower validation log-loss, as in the fit (the plot took the first maximum)."""
+    history = [{"epoch": e, "loss": 1.0 / e, "val_score": 0.5, "val_log_loss": ll}
+               for e, ll in ((1, 0.70), (2, 0.69), (3, 0.65))]
+    legend = [t.get_text() for t in plotting.plot_training_curves(history).axes[1].get_legend().get_texts()]
+    assert legend == ["best epoch 3"]
+
+    class Fitted:  # an estimator whose fit kept its starting point
+        history_, best_epoch_ = history, 0
+
+    legend = [t.get_text() for t in plotting.plot_training_curves(Fitted()).axes[1].get_legend().get_texts()]
+    assert legend == ["best epoch 0"]
