@@ -1073,6 +1073,13 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         Returns ``(fitted attributes, result)``.
         """
         class_weight = self._class_weight_array(y_idx[train_rows], classes)
+        if y_idx.ndim == 1:  # every weight 0: CE, L_G and the closed-form head would have nothing to learn from
+            rows = train_rows[y_idx[train_rows] >= 0]
+            w = np.ones(len(rows)) if class_weight is None else class_weight[y_idx[rows]]
+            w = w if sample_weight is None else w * sample_weight[rows]
+            if len(rows) and not (w > 0).any():
+                raise ValueError("class_weight and sample_weight give every labeled training row the weight 0: "
+                                 "the fit would have nothing to learn from")
         use_corpus = self._uses_corpus_graph(y_idx)
         # What training and propagation may see: validation labels are hidden.
         y_seen = y_idx.copy()

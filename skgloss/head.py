@@ -108,6 +108,8 @@ def fit_linear_head(head: torch.nn.Linear, embeddings, y, *, C=1.0, class_weight
                          f"on {weight.shape[1]} features")
     if y.shape[0] == 0:
         return head
+    if not torch.isfinite(H).all():
+        raise ValueError("embeddings contain NaN or infinite values: the head cannot be fitted on them")
     if multilabel:
         if class_weight is not None:
             raise ValueError("class_weight is not defined for multi-label targets")
@@ -129,7 +131,9 @@ def fit_linear_head(head: torch.nn.Linear, embeddings, y, *, C=1.0, class_weight
         s = targets @ torch.as_tensor(np.asarray(class_weight), device=device, dtype=dtype)
     if sample_weight is not None:
         s = s * torch.as_tensor(np.asarray(sample_weight), device=device, dtype=dtype)
-    total = s.sum().clamp_min(torch.finfo(dtype).tiny)
+    if not torch.isfinite(s).all() or (s < 0).any() or not (s > 0).any():
+        raise ValueError("class_weight and sample_weight must give finite weights >= 0, not all 0")
+    total = s.sum()
     # Divided by Σ s_i: the same minimiser, with gradients of order one.
     penalty = 1.0 / (2.0 * C * total)
     W = weight.detach().to(dtype).clone().requires_grad_(True)

@@ -218,3 +218,25 @@ def test_epochs_that_change_nothing_keep_the_start_only_in_a_semi_supervised_fit
     assert [h["val_score"] for h in clf.history_] == [clf.start_score_] * 2
     assert clf.best_epoch_ == (0 if semi else 1)
     assert clf.inference_ == ("blend" if semi else "head")
+
+
+def test_the_head_refuses_weights_that_are_all_zero_and_non_finite_embeddings():
+    """All-zero weights made the penalty 1/(2·C·0) overflow (NaN head for C < 0.5); NaN embeddings a NaN head."""
+    rng = np.random.default_rng(0)
+    H, y = rng.normal(size=(10, 4)), np.arange(10) % 2
+    for kwargs in ({"class_weight": np.zeros(2)}, {"sample_weight": np.zeros(10)}):
+        head = torch.nn.Linear(4, 2)
+        before = head.weight.detach().clone()
+        with pytest.raises(ValueError, match="not all 0"):
+            fit_linear_head(head, H, y, C=0.1, **kwargs)
+        assert torch.equal(head.weight, before)  # untouched
+    H[3, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        fit_linear_head(torch.nn.Linear(4, 2), H, y)
+
+
+def test_a_fit_whose_weights_are_all_zero_is_refused(tiny_bert):
+    X, y = make_texts(6)
+    with pytest.raises(ValueError, match="weight 0"):
+        GLossTextClassifier(tiny_bert, max_length=16, batch_size=8, max_epochs=1, validation_fraction=0, loss="ce",
+                            head_C=0.1, class_weight={"fruit": 0, "vehicle": 0}).fit(X, y)
