@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 
 logger = logging.getLogger("skgloss")
 logger.addHandler(logging.NullHandler())
@@ -50,24 +51,55 @@ def _has_real_handler(log):
     return False
 
 
+class _Calls:
+    """The calls with ``verbose > 0`` in progress (threads may overlap): what the first saved, what each asked."""
+
+    lock = threading.Lock()
+    levels = []  # one entry per call in progress
+    saved_level = None
+    handler = None
+
+
+def _apply():
+    """The logger's level and handler for the calls in progress (``_Calls.lock`` held)."""
+    if not _Calls.levels:
+        logger.setLevel(_Calls.saved_level)
+        if _Calls.handler is not None:
+            logger.removeHandler(_Calls.handler)
+            _Calls.handler = None
+        return
+    wanted = min(_Calls.levels)
+    logger.setLevel(_Calls.saved_level)
+    if logger.getEffectiveLevel() > wanted:
+        logger.setLevel(wanted)
+    if _Calls.handler is not None:
+        _Calls.handler.setLevel(wanted)
+
+
 @contextlib.contextmanager
 def verbosity(verbose):
-    """Show the ``skgloss`` logger's INFO (``verbose == 1``) or DEBUG (``verbose >= 2``) messages for a call."""
+    """Show the ``skgloss`` logger's INFO (``verbose == 1``) or DEBUG (``verbose >= 2``) messages for a call.
+
+    Calls may overlap (threads): the first to start saves the logger's
+    level, the level in effect is the lowest any call in progress asked
+    for, and the last to end restores what the first saved.
+    """
     if not verbose:
         yield
         return
     level = logging.INFO if verbose == 1 else logging.DEBUG
-    old_level = logger.level
-    handler = None
-    if logger.getEffectiveLevel() > level:
-        logger.setLevel(level)
-    if not _has_real_handler(logger):
-        handler = _TqdmHandler(level)
-        handler.setFormatter(logging.Formatter("[skgloss] %(message)s"))
-        logger.addHandler(handler)
+    with _Calls.lock:
+        if not _Calls.levels:
+            _Calls.saved_level = logger.level
+            if not _has_real_handler(logger):
+                _Calls.handler = _TqdmHandler(level)
+                _Calls.handler.setFormatter(logging.Formatter("[skgloss] %(message)s"))
+                logger.addHandler(_Calls.handler)
+        _Calls.levels.append(level)
+        _apply()
     try:
         yield
     finally:
-        logger.setLevel(old_level)
-        if handler is not None:
-            logger.removeHandler(handler)
+        with _Calls.lock:
+            _Calls.levels.remove(level)
+            _apply()

@@ -92,3 +92,34 @@ def test_library_code_has_no_bare_prints():
             if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "print":
                 offenders.append(f"{path.name}:{node.lineno}")
     assert offenders == []
+
+
+def test_overlapping_calls_in_threads_leave_the_logger_as_it_was():
+    """Call A (verbose=1) starts, B (verbose=2) starts, A ends, B ends: B had saved A's level and put it back
+    after A had restored the original, leaving the logger at INFO for good."""
+    import threading
+
+    level, handlers = logger.level, list(logger.handlers)
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+    seen = {}
+
+    def call_a():
+        with verbosity(1):
+            a_in.set()
+            b_in.wait()
+        a_out.set()
+
+    def call_b():
+        a_in.wait()
+        with verbosity(2):
+            b_in.set()
+            a_out.wait()
+            seen["b_alone"] = logger.getEffectiveLevel()
+
+    threads = [threading.Thread(target=call_a), threading.Thread(target=call_b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert seen["b_alone"] == logging.DEBUG  # B still shows its messages after A ended
+    assert logger.level == level and logger.handlers == handlers
