@@ -101,9 +101,10 @@ def render(out=RESULTS / "data_parallel.md"):
     if seeds:
         one = [100 * by[(1, s)]["test_accuracy"] for s in seeds]
         two = [100 * by[(2, s)]["test_accuracy"] for s in seeds]
-        lines += ["", f"Mean over seeds {seeds}: 1 process {np.mean(one):.2f} ± {np.std(one):.2f}, "
-                      f"2 processes {np.mean(two):.2f} ± {np.std(two):.2f}; paired difference {np.mean(diffs):+.2f} "
-                      f"(seed spread of 1 process: ± {np.std(one):.2f}). The fit seconds are not a timing "
+        sd = (lambda v: float(np.std(v, ddof=1)) if len(v) > 1 else 0.0)  # sample std, as the other tables
+        lines += ["", f"Mean over seeds {seeds}: 1 process {np.mean(one):.2f} ± {sd(one):.2f}, "
+                      f"2 processes {np.mean(two):.2f} ± {sd(two):.2f}; paired difference {np.mean(diffs):+.2f} "
+                      f"(seed spread of 1 process: ± {sd(one):.2f}). The fit seconds are not a timing "
                       "comparison: both kinds of fit share the same 2 CPU cores, and some cells ran beside other "
                       "jobs (each file records its machine); what several GPUs buy is not measured here."]
     out.write_text("\n".join(lines) + "\n")

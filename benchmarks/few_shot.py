@@ -140,7 +140,8 @@ def _table_row(recs, key, metric):
     diffs = [100 * (r[metric] - by[(*base, r["seed"])]) for r in rs
              if key[3] != "lr-frozen" and (*base, r["seed"]) in by]
     paired = (f"{np.mean(diffs):+.2f} (" + ", ".join(f"{d:+.1f}" for d in diffs) + ")") if diffs else ""
-    return (f"| {key[0]} | {key[1]} | {key[2]} | `{key[3]}` | {values.mean():.2f} ± {values.std():.2f} | "
+    sd = values.std(ddof=1) if len(values) > 1 else 0.0  # the sample std, as every table of the project
+    return (f"| {key[0]} | {key[1]} | {key[2]} | `{key[3]}` | {values.mean():.2f} ± {sd:.2f} | "
             f"{len(rs)} | {paired} |")
 
 

@@ -107,8 +107,9 @@ def full_test(data):
         commits.setdefault(c["machine"]["git_commit"], []).append(c["dataset"])
     commit = "; ".join(f"commit {k} ({', '.join(dict.fromkeys(v))})" for k, v in commits.items())
     lines = ["The `cpu` profile's fits (its training subsets, settings and seeds "
-             f"{', '.join(map(str, seeds))}, fitted again) scored on every test text: the profile's stratified "
-             f"subset and the texts it never read (`{data['command']}`; {commit}; "
+             f"{', '.join(map(str, seeds))}, fitted again) scored on every test text: the profile's subset "
+             "(stratified; R52's uniformly random, as it has classes of one text) and the texts it never read "
+             f"(`{data['command']}`; {commit}; "
              f"{m['cpu_count']} CPU cores, {'bfloat16' if m['cpu_native_bf16'] else 'float32'}, "
              f"{m['torch_threads']} torch thread per fit). Test accuracy, %, mean over seeds; \"reproduced\": "
              "seeds whose refit scores exactly the profile's cell on its texts.", "",

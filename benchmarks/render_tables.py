@@ -68,7 +68,9 @@ def render(records, profile, note=None):
     table = summarise(records)
     variants = [v for v in VARIANTS if any(v in t for t in table.values())]
     lines = [f"# Accuracy, `{profile}` profile", "",
-             "Test accuracy (%) mean ± std over seeds (n = seeds run); macro-F1 in the second table. "
+             "Test accuracy (%) mean ± std (sample std) over seeds (n = seeds run); macro-F1 in the second table "
+             "(scikit-learn's `f1_score(average=\"macro\")`: the mean over the classes in the test labels or the "
+             "predictions, so a predicted class absent from a test subset counts as 0). "
              "Rendered by `benchmarks/render_tables.py` from `benchmarks/results/runs/`.", "",
              *([note, ""] if note else []),
              "## Test accuracy (%)", "",

@@ -303,11 +303,13 @@ def render(runs=RUNS, out=RESULTS / "sweep.md"):
             a = np.array([acc[name][s] for s in seeds])
             paired = [acc[name][s] - acc[best][s] for s in seeds if s in acc[best]]
             diff = (f"{np.mean(paired):+.2f} ({', '.join(f'{d:+.1f}' for d in paired)})"
+                    + (f", n = {len(paired)}" if len(paired) != len(seeds) else "")  # fewer pairs than seeds
                     if name != best and paired else "")
             epochs = [by[name, s]["best_epoch"] for s in seeds if by[name, s]["best_epoch"] is not None]
             secs = np.median([by[name, s]["fit_seconds"] for s in seeds])
             commits = sorted({by[name, s]["machine"].get("git_commit") or "?" for s in seeds})
-            lines.append(f"| `{name}` | {a.mean():.2f} ± {a.std():.2f} | {len(seeds)} | {diff} | "
+            sd = a.std(ddof=1) if len(a) > 1 else 0.0  # the sample std, as every table of the project
+            lines.append(f"| `{name}` | {a.mean():.2f} ± {sd:.2f} | {len(seeds)} | {diff} | "
                          f"{np.mean(epochs) if epochs else float('nan'):.1f} | {secs:.0f} | {' '.join(commits)} |")
         lines.append("")
         blends = [r for r in rows if r.get("dev_accuracy_by_blend_weight")]

@@ -123,9 +123,9 @@ def test_few_shot_balanced_accuracy_is_recorded_and_rendered_paired(tmp_path, mo
                                                    "fit_seconds": 1.0}))
     text = few_shot.render(out=tmp_path / "few_shot.md").read_text()
     accuracy, balanced = text.split("## Balanced accuracy (%)")
-    assert "| r8 | 8 | 0 | `skgloss` | 82.50 ± 2.50 | 2 | -2.50 (-5.0, +0.0) | 1 |" in accuracy
+    assert "| r8 | 8 | 0 | `skgloss` | 82.50 ± 3.54 | 2 | -2.50 (-5.0, +0.0) | 1 |" in accuracy
     assert "| r8 | 8 | 1000 | `skgloss` | 90.00 ± 0.00 | 1 | +0.00 (+0.0) | 1 |" in accuracy
-    assert "| r8 | 8 | 0 | `skgloss` | 77.50 ± 2.50 | 2 | +12.50 (+10.0, +15.0) |" in balanced
+    assert "| r8 | 8 | 0 | `skgloss` | 77.50 ± 3.54 | 2 | +12.50 (+10.0, +15.0) |" in balanced
     assert "1000" not in balanced and "r8: earn 75.0 %, ship 25.0 %" in balanced
 
 
