@@ -18,16 +18,37 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.metrics import accuracy_score
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.utils import _safe_indexing
 
-from ._validation import check_texts, is_unlabeled, label_array
+from ._validation import encode_multilabel, is_multilabel, is_unlabeled, label_array, labeled_mask
 
 __all__ = ["SemiSupervisedKFold", "labeled_scorer", "unlabeled_mask"]
 
 
-def unlabeled_mask(y) -> np.ndarray:
-    """Boolean mask of the rows of ``y`` marked ``-1``."""
+def _label_column(y) -> np.ndarray:
+    """Single-label ``y`` as a 1-D array, as ``fit`` reads it (pandas as its values, one column as a column)."""
+    if hasattr(y, "to_numpy"):
+        y = y.to_numpy()
     y = np.asarray(y, dtype=object) if isinstance(y, (list, tuple)) else np.asarray(y)
+    return y[:, 0] if y.ndim == 2 and y.shape[1] == 1 else y
+
+
+def _n_rows(y):
+    return y.shape[0] if hasattr(y, "shape") else len(y)
+
+
+def unlabeled_mask(y) -> np.ndarray:
+    """Boolean mask of the rows of ``y`` marked ``-1``.
+
+    ``y`` as ``fit`` takes it: labels (a list, array, Series or one
+    column), or multi-label targets (an indicator whose unlabeled rows are
+    ``-1`` throughout, or label sets with ``-1`` in place of a set).
+    """
+    if is_multilabel(y):
+        _, Y = encode_multilabel(y, _n_rows(y))
+        return ~labeled_mask(Y)
+    y = _label_column(y)
     return np.fromiter((is_unlabeled(v) for v in y), dtype=bool, count=y.shape[0])
 
 
@@ -64,9 +85,12 @@ class SemiSupervisedKFold:
             raise ValueError("SemiSupervisedKFold needs y to know which rows are unlabeled")
         unlabeled = unlabeled_mask(y)
         labeled = np.flatnonzero(~unlabeled)
-        y_lab = np.asarray(y, dtype=object)[labeled].astype(str)
-        inner = StratifiedKFold(self.n_splits, shuffle=self.shuffle,
-                                random_state=self.random_state if self.shuffle else None)
+        seed = self.random_state if self.shuffle else None
+        if is_multilabel(y):  # label sets do not stratify: plain folds of the labeled rows
+            inner, y_lab = KFold(self.n_splits, shuffle=self.shuffle, random_state=seed), None
+        else:
+            inner = StratifiedKFold(self.n_splits, shuffle=self.shuffle, random_state=seed)
+            y_lab = _label_column(y).astype(object)[labeled].astype(str)
         unl = np.flatnonzero(unlabeled)
         for tr, te in inner.split(labeled, y_lab):
             yield np.sort(np.concatenate([labeled[tr], unl])), labeled[te]
@@ -93,10 +117,13 @@ def labeled_scorer(score_func=accuracy_score, **kwargs):
         keep = ~unlabeled_mask(y)
         if not keep.any():
             raise ValueError("every row of y is -1: nothing to score")
-        X_kept = [x for x, k in zip(check_texts(X), keep) if k]
-        y_pred = estimator.predict(X_kept)
-        # both sides typed as they are, never cast to the other's dtype (that cut longer strings short)
-        return score_func(label_array(y)[keep], label_array(y_pred), **kwargs)
+        # X keeps its own type (a list, an array, a DataFrame for a pipeline's first step)
+        y_pred = estimator.predict(_safe_indexing(X, np.flatnonzero(keep)))
+        if is_multilabel(y):
+            _, Y = encode_multilabel(y, _n_rows(y), classes=getattr(estimator, "classes_", None))
+            return score_func(Y[keep], y_pred, **kwargs)
+        # the kept labels typed as they are (after the -1 rows are gone), never cast to the model's dtype
+        return score_func(label_array(_label_column(y).astype(object)[keep]), label_array(y_pred), **kwargs)
 
     score.__name__ = f"labeled_{getattr(score_func, '__name__', 'score')}"
     return score
