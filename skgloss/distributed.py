@@ -293,12 +293,20 @@ class DataParallel:
                              "training set (each takes its share of every batch itself)")
 
     def average_gradients(self, params):
-        """Replace each parameter's gradient by its mean over the processes (None counts as zeros)."""
+        """Replace each parameter's gradient by its mean over the processes.
+
+        A parameter without a gradient (one the forward pass never uses,
+        such as BERT's pooler) keeps none: every process runs the same
+        graph, so the same parameters have one everywhere, and AdamW then
+        leaves them alone as in a one-process fit (a zero gradient would
+        still apply weight decay).
+        """
         import torch.distributed as dist
 
-        params = list(params)
-        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
-        flat = torch.cat([g.reshape(-1) for g in grads]).to(self.comm_device)
+        params = [p for p in params if p.grad is not None]
+        if not params:
+            return
+        flat = torch.cat([p.grad.reshape(-1) for p in params]).to(self.comm_device)
         dist.all_reduce(flat, group=self.group)
         flat = flat.to(params[0].device) / self.world_size
         offset = 0

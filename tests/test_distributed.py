@@ -116,3 +116,23 @@ def test_a_single_process_fit_records_world_size_one(tiny_bert, toy_data, monkey
                               random_state=0).fit(X, y)
     assert clf.world_size_ == 1
     assert not torch.distributed.is_initialized()
+
+
+def test_a_parameter_without_a_gradient_keeps_none_so_adamw_leaves_it_alone(tmp_path):
+    """BERT's pooler takes no part in mean or CLS pooling: its gradient is None, and AdamW skips it in a
+    one-process fit. The averaging made it zeros, and weight decay then shrank the pooler at every step."""
+    import torch.distributed as dist
+
+    from skgloss.distributed import DataParallel
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    try:
+        used, unused = torch.nn.Parameter(torch.ones(3)), torch.nn.Parameter(torch.ones(2))
+        used.grad = torch.tensor([1.0, 2.0, 3.0])
+        DataParallel(torch.device("cpu")).average_gradients([used, unused])
+        assert unused.grad is None and torch.equal(used.grad, torch.tensor([1.0, 2.0, 3.0]))
+        before = unused.detach().clone()
+        torch.optim.AdamW([used, unused], lr=0.1, weight_decay=0.5).step()
+        assert torch.equal(unused.detach(), before)
+    finally:
+        dist.destroy_process_group()
