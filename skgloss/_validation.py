@@ -103,6 +103,49 @@ def label_array(y) -> np.ndarray:
     return _typed(y)
 
 
+def _from_text(values, kind):
+    """Strings as numbers (``kind`` "i", "u", "f") or bools ("b") when each reads back as itself, else None."""
+    out = []
+    for v in values:
+        try:
+            if kind == "f":
+                out.append(float(v))
+            elif kind == "b":
+                out.append({"True": True, "False": False}[v])
+            else:
+                n = int(v)
+                if str(n) != v:  # "01" or " 1" is not the label 1
+                    return None
+                out.append(n)
+        except (ValueError, KeyError, TypeError):
+            return None
+    return out
+
+
+def comparable_labels(y_true, y_pred):
+    """True and predicted labels (1-D) as two arrays of one kind, for a metric; nothing is cut short.
+
+    Labels read from a file are strings where a model's classes may be
+    numbers or bools, and the other way round. Where one side holds
+    strings and the other numbers (or bools), the strings become that
+    type when every one of them reads back as itself (``"1"`` → ``1``,
+    ``"0.5"`` → ``0.5``, ``"True"`` → ``True``); otherwise both sides are
+    compared as text. Same kinds stay as they are (no string is ever cast
+    to a narrower string type).
+    """
+    t, p = label_array(y_true), label_array(y_pred)
+    kinds = {t.dtype.kind, p.dtype.kind}
+    if len(kinds) == 1 or not ("U" in kinds or "O" in kinds):
+        return t, p
+    text, other = (t, p) if t.dtype.kind in "UO" else (p, t)
+    typed = _from_text(text.tolist(), other.dtype.kind) if other.dtype.kind in "iufb" else None
+    if typed is not None:
+        typed = np.asarray(typed, dtype=other.dtype)
+        return (typed, p) if text is t else (t, typed)
+    return (np.array([str(v) for v in t.tolist()], dtype=object),
+            np.array([str(v) for v in p.tolist()], dtype=object))
+
+
 def encode_labels(y, n_samples, name="y"):
     """Split ``y`` into classes and class ids, with ``-1`` for unlabeled rows.
 
@@ -267,11 +310,11 @@ def encode_multilabel(y, n_samples, name="y", classes=None):
     return np.asarray(classes), Y
 
 
-def check_sample_weight(sample_weight, y_idx, name="sample_weight"):
+def check_sample_weight(sample_weight, y_idx, name="sample_weight", *, use="the fit would have nothing to learn from"):
     """``sample_weight`` as a float64 array of shape (n,), or None.
 
     Every weight must be a finite number >= 0, and the labeled rows (``y_idx
-    >= 0``) must not all weigh 0: a fit would have nothing to learn from.
+    >= 0``) must not all weigh 0 (``use`` says why in the message).
     """
     if sample_weight is None:
         return None
@@ -290,8 +333,19 @@ def check_sample_weight(sample_weight, y_idx, name="sample_weight"):
         raise ValueError(f"{name}[{bad[0]}] is {float(w[bad[0]])!r}; weights must be finite and >= 0")
     labeled = labeled_mask(y_idx)
     if not (w[labeled] > 0).any():
-        raise ValueError(f"{name} is 0 on every labeled row: the fit would have nothing to learn from")
+        raise ValueError(f"{name} is 0 on every labeled row: {use}")
     return w
+
+
+def check_some_weight(y_idx, class_weight=None, sample_weight=None):
+    """Refuse training rows whose labeled ones all weigh 0 (``class_weight[y] · sample_weight``, validation rows
+    apart): CE, ``L_G`` and the closed-form head would have nothing to learn from."""
+    rows = np.flatnonzero(np.asarray(y_idx) >= 0)
+    w = np.ones(len(rows)) if class_weight is None else np.asarray(class_weight)[np.asarray(y_idx)[rows]]
+    w = w if sample_weight is None else w * np.asarray(sample_weight)[rows]
+    if len(rows) and not (w > 0).any():
+        raise ValueError("class_weight and sample_weight give every labeled training row (validation rows apart) "
+                         "the weight 0: the fit would have nothing to learn from")
 
 
 def check_class_weight(class_weight, name="class_weight"):

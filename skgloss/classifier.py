@@ -27,7 +27,9 @@ from ._validation import (
     check_class_weight,
     check_number,
     check_sample_weight,
+    check_some_weight,
     check_texts,
+    comparable_labels,
     encode_labels,
     encode_multilabel,
     is_multilabel,
@@ -850,6 +852,9 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                 folder, (seed, resume_state) = dp.run_on_main(begin)
                 checkpoints = folder if dp.is_main else None
         train_rows, val_rows = self._validation_split(y_idx, seed)
+        if y_idx.ndim == 1:
+            check_some_weight(y_idx[train_rows], self._class_weight_array(y_idx[train_rows], classes),
+                              None if sample_weight is None else sample_weight[train_rows])
         n_unlabeled = int(np.sum(~labeled_mask(y_idx)))
         logger.info("fitting %s (loss=%s) on %d texts: %d labeled, %d unlabeled, %d classes; %d held out for "
                     "validation", self.model_name_or_path, self.loss, len(texts), len(texts) - n_unlabeled,
@@ -1073,13 +1078,6 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         Returns ``(fitted attributes, result)``.
         """
         class_weight = self._class_weight_array(y_idx[train_rows], classes)
-        if y_idx.ndim == 1:  # every weight 0: CE, L_G and the closed-form head would have nothing to learn from
-            rows = train_rows[y_idx[train_rows] >= 0]
-            w = np.ones(len(rows)) if class_weight is None else class_weight[y_idx[rows]]
-            w = w if sample_weight is None else w * sample_weight[rows]
-            if len(rows) and not (w > 0).any():
-                raise ValueError("class_weight and sample_weight give every labeled training row the weight 0: "
-                                 "the fit would have nothing to learn from")
         use_corpus = self._uses_corpus_graph(y_idx)
         # What training and propagation may see: validation labels are hidden.
         y_seen = y_idx.copy()
@@ -1425,7 +1423,7 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             check_is_fitted(self)
             _, Y = encode_multilabel(y, len(texts), classes=self.classes_)
             keep = labeled_mask(Y)
-            sw = check_sample_weight(sample_weight, np.where(keep, 0, -1))
+            sw = check_sample_weight(sample_weight, np.where(keep, 0, -1), use="there is nothing to score")
             sw = None if sw is None else sw[keep]
             return accuracy_score(Y[keep], self.predict([t for t, k in zip(texts, keep) if k]), sample_weight=sw)
         y = label_array(y)
@@ -1434,10 +1432,10 @@ class GLossTextClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         keep = ~np.fromiter((is_unlabeled(v) for v in y), dtype=bool, count=y.shape[0])
         if not keep.any():
             raise ValueError("every entry of y is -1: nothing to score")
-        sw = check_sample_weight(sample_weight, np.where(keep, 0, -1))
+        sw = check_sample_weight(sample_weight, np.where(keep, 0, -1), use="there is nothing to score")
         pred = self.predict([t for t, k in zip(texts, keep) if k])
-        # both sides as they are (typed, never cast to the other's dtype, which would cut longer strings short)
-        return accuracy_score(label_array(y[keep]), label_array(pred), sample_weight=None if sw is None else sw[keep])
+        # one kind for both sides where that loses nothing (file labels are strings), never cut short
+        return accuracy_score(*comparable_labels(y[keep], pred), sample_weight=None if sw is None else sw[keep])
 
     # --------------------------------------------------------- persistence
     def __getstate__(self):

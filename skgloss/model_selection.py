@@ -21,7 +21,7 @@ from sklearn.metrics import accuracy_score
 from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.utils import _safe_indexing
 
-from ._validation import encode_multilabel, is_multilabel, is_unlabeled, label_array, labeled_mask
+from ._validation import comparable_labels, encode_multilabel, is_multilabel, is_unlabeled, labeled_mask
 
 __all__ = ["SemiSupervisedKFold", "labeled_scorer", "unlabeled_mask"]
 
@@ -122,8 +122,8 @@ def labeled_scorer(score_func=accuracy_score, **kwargs):
         if is_multilabel(y):
             _, Y = encode_multilabel(y, _n_rows(y), classes=getattr(estimator, "classes_", None))
             return score_func(Y[keep], y_pred, **kwargs)
-        # the kept labels typed as they are (after the -1 rows are gone), never cast to the model's dtype
-        return score_func(label_array(_label_column(y).astype(object)[keep]), label_array(y_pred), **kwargs)
+        # the kept labels (after the -1 rows are gone) and the predictions of one kind where that loses nothing
+        return score_func(*comparable_labels(_label_column(y).astype(object)[keep], y_pred), **kwargs)
 
     score.__name__ = f"labeled_{getattr(score_func, '__name__', 'score')}"
     return score

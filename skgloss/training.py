@@ -448,22 +448,33 @@ def _refit_head(encoder, head, tokens, train_rows, y, config, device, hook, samp
         emb = embed_tokens(encoder, tokens, labeled, pooling=config.pooling, batch_size=_inference_batch(config),
                            device=device, precision=config.precision)
         weights = None if sample_weight is None else sample_weight[labeled]
+        if not _can_refit(emb, weights):
+            return None
         return fit_linear_head(copy.deepcopy(head), emb, y[labeled], C=config.head_C, sample_weight=weights,
                                multilabel=True)
     pseudo = train_rows[hook.pseudo_rows()[train_rows]] if hook.F is not None else train_rows[:0]
     rows = np.concatenate([labeled, pseudo])
     emb = embed_tokens(encoder, tokens, rows, pooling=config.pooling, batch_size=_inference_batch(config),
                        device=device, precision=config.precision)
-    hook.update(rows, emb)
     n_classes = head.weight.shape[0]
     targets = np.concatenate([np.eye(n_classes)[y[labeled]], hook.F[pseudo] if len(pseudo) else
                               np.zeros((0, n_classes))])
     weights = np.r_[np.full(len(labeled), 1.0 / len(labeled)), np.full(len(pseudo), 1.0 / max(len(pseudo), 1))]
     if sample_weight is not None:
         weights = weights * sample_weight[rows]
+    if not _can_refit(emb, weights * (targets @ np.asarray(config.class_weight) if config.class_weight is not None
+                                      else 1.0)):
+        return None
+    hook.update(rows, emb)
     fitted = copy.deepcopy(head)
     return fit_linear_head(fitted, emb, targets, C=config.head_C, class_weight=config.class_weight,
                            sample_weight=weights * len(labeled))
+
+
+def _can_refit(emb, weights):
+    """Whether a closed-form head can be fitted: finite embeddings (weights that a last step turned NaN are the
+    next epoch's divergence, caught there) and some row of weight > 0 (a cross-validation fold may draw none)."""
+    return bool(np.isfinite(np.asarray(emb)).all()) and (weights is None or bool((np.asarray(weights) > 0).any()))
 
 
 def _head_logits(head, emb):

@@ -240,3 +240,42 @@ def test_a_fit_whose_weights_are_all_zero_is_refused(tiny_bert):
     with pytest.raises(ValueError, match="weight 0"):
         GLossTextClassifier(tiny_bert, max_length=16, batch_size=8, max_epochs=1, validation_fraction=0, loss="ce",
                             head_C=0.1, class_weight={"fruit": 0, "vehicle": 0}).fit(X, y)
+
+
+def test_a_cross_validation_fold_whose_training_rows_all_weigh_0_still_fits(tiny_bert):
+    """Weight on one text of each class: some fold's training rows all weigh 0. That fold's closed-form head
+    is skipped (it keeps the trained head), not an error the user cannot avoid (folds are drawn inside fit)."""
+    X, y = make_texts(6)
+    w = np.zeros(len(y))
+    w[np.flatnonzero(y == "fruit")[0]] = w[np.flatnonzero(y == "vehicle")[0]] = 1.0
+    clf = GLossTextClassifier(tiny_bert, max_length=16, batch_size=8, max_epochs=2, learning_rate=2e-3,
+                              random_state=0).fit(X, y, sample_weight=w)
+    assert clf.cv_results_["n_folds"] >= 2 and np.isfinite(clf.predict_proba(X)).all()
+
+
+def test_weights_turned_nan_by_an_epochs_last_step_end_in_the_divergence_rule(tiny_bert, monkeypatch):
+    """The epoch's own loss is still finite; its closed-form head must not fail on the NaN embeddings: the next
+    epoch's NaN loss stops the fit, which keeps its best epoch (the starting point here)."""
+    import warnings
+
+    import skgloss.training as training
+
+    real, steps = training.training_step, {"n": 0}
+
+    def step(forward, head, *args, **kwargs):
+        out = real(forward, head, *args, **kwargs)
+        steps["n"] += 1
+        if steps["n"] == 4:  # the last step of epoch 1 (32 training rows, batches of 8)
+            with torch.no_grad():
+                for p in forward.parameters():
+                    p.fill_(float("nan"))
+        return out
+
+    monkeypatch.setattr(training, "training_step", step)
+    X, y = make_texts(20)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        clf = GLossTextClassifier(tiny_bert, max_length=16, batch_size=8, max_epochs=3, learning_rate=2e-3,
+                                  random_state=0, validation_fraction=0.2).fit(X, y)
+    assert any("diverged" in str(w.message) for w in caught)
+    assert clf.best_epoch_ == 0 and np.isfinite(clf.predict_proba(X)).all()

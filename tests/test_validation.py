@@ -134,3 +134,17 @@ def test_blend_weight_set_after_fit_is_checked_when_it_is_used(tiny_bert):
     for bad in (float("nan"), 5.0, -0.5):
         with pytest.raises(ValueError, match="blend_weight"):
             model.set_params(blend_weight=bad).predict_proba(X)
+
+
+def test_file_labels_as_strings_score_a_model_fitted_on_numbers_and_the_other_way_round(tiny_bert):
+    """Labels read from a CSV are strings: scoring a model fitted on ints with them compared like with like
+    (a cast did it before, at the cost of cutting strings short; without it, scikit-learn refused the mix)."""
+    from skgloss._validation import comparable_labels
+    from skgloss.model_selection import labeled_scorer
+
+    ints = np.array([1 if label == "fruit" else 2 for label in Y])
+    model = clf(tiny_bert, validation_fraction=0, random_state=0).fit(X, ints)
+    as_text = [str(v) for v in ints]
+    assert model.score(X, as_text) == model.score(X, ints) == labeled_scorer()(model, X, as_text)
+    t, p = comparable_labels(["1", "01", "x"], np.array([1, 1, 2]))  # "01" is not the label 1: compared as text
+    assert t.tolist() == ["1", "01", "x"] and p.tolist() == ["1", "1", "2"]
