@@ -245,14 +245,14 @@ def run(args):
 
     from .datasets import benchmark_files
 
-    for dataset in dict.fromkeys(args.datasets):  # a missing data folder or file fails once, before any cell
-        benchmark_files(dataset, data_home=args.data_home)
     prof = dict(PROFILES[args.profile])
     for key in ("model", "n_train", "n_test", "max_epochs", "precision"):
         if getattr(args, key) is not None:
             prof[key] = getattr(args, key)
     todo = [c for c in cells(args.profile, args.datasets, args.variants, args.seeds)
             if not cell_path(args.runs_dir, args.profile, *c).is_file()]
+    for dataset in dict.fromkeys(c[0] for c in todo):  # a missing data folder or file fails once, before any cell
+        benchmark_files(dataset, data_home=args.data_home)
     logger.info("%d cells to run (%s profile); finished cells are kept in %s", len(todo), args.profile,
                 Path(args.runs_dir) / args.profile)
     failures = 0
@@ -261,12 +261,13 @@ def run(args):
                 "data_home": args.data_home, "verify": not args.no_verify, "debug": getattr(args, "debug", False),
                 "out": str(cell_path(args.runs_dir, args.profile, dataset, variant, seed))}
         if args.in_process:
-            main(["--run-one", json.dumps(spec)])
-            continue
-        done = subprocess.run([sys.executable, "-m", "skgloss.bench", "--run-one", json.dumps(spec)])
-        if done.returncode != 0:
+            returncode = main(["--run-one", json.dumps(spec)])
+        else:
+            command = [sys.executable, "-m", "skgloss.bench", "--run-one", json.dumps(spec)]
+            returncode = subprocess.run(command).returncode
+        if returncode != 0:
             failures += 1
-            logger.warning("cell %s/%s/seed %d failed (exit %d)", dataset, variant, seed, done.returncode)
+            logger.warning("cell %s/%s/seed %d failed (exit %d)", dataset, variant, seed, returncode)
     return 1 if failures else 0
 
 

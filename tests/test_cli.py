@@ -427,3 +427,24 @@ def test_a_failing_bench_cell_says_why_in_one_line(tmp_path):
     assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
     assert "cell mr/ce/seed 0: ValueError: model_name_or_path=" in out.stderr
     assert "cell mr/ce/seed 0 failed (exit 1)" in out.stderr
+
+
+def test_bench_in_process_counts_a_failed_cell_and_skips_the_data_check_when_all_cells_are_done(tmp_path):
+    import gzip
+
+    from skgloss import bench
+
+    home = tmp_path / "data" / "mr"
+    home.mkdir(parents=True)
+    for split in ("train", "test"):
+        X, y = make_texts(6)
+        with gzip.open(home / f"{split}.jsonl.gz", "wt") as f:
+            f.writelines(json.dumps({"text": t, "label": label}) + "\n" for t, label in zip(X, y))
+    common = ["--datasets", "mr", "--variants", "ce", "--seeds", "0", "--runs-dir", str(tmp_path / "runs"),
+              "--no-verify", "--quiet", "--in-process"]
+    assert bench.main([*common, "--model", str(tmp_path / "no_such_encoder"), "--data-home",
+                       str(tmp_path / "data")]) == 1  # it returned 0
+    done = tmp_path / "runs" / "cpu" / "mr__ce__seed0.json"
+    done.parent.mkdir(parents=True)
+    done.write_text("{}")
+    assert bench.main([*common, "--data-home", str(tmp_path / "no_data")]) == 0  # nothing to run, no data needed
