@@ -412,15 +412,19 @@ def test_bench_without_data_fails_once_in_one_line(tmp_path):
     assert out.returncode == 2 and "invalid choice: 'imdb'" in out.stderr
 
 
-def test_a_failing_bench_cell_says_why_in_one_line(tmp_path):
+def tiny_mr_data(data_home):
+    """An "mr" benchmark folder of 12 toy texts a split under ``data_home``."""
     import gzip
 
-    home = tmp_path / "data" / "mr"
-    home.mkdir(parents=True)
+    (data_home / "mr").mkdir(parents=True)
     for split in ("train", "test"):
         X, y = make_texts(6)
-        with gzip.open(home / f"{split}.jsonl.gz", "wt") as f:
+        with gzip.open(data_home / "mr" / f"{split}.jsonl.gz", "wt") as f:
             f.writelines(json.dumps({"text": t, "label": label}) + "\n" for t, label in zip(X, y))
+
+
+def test_a_failing_bench_cell_says_why_in_one_line(tmp_path):
+    tiny_mr_data(tmp_path / "data")
     out = skgloss("bench", "--datasets", "mr", "--variants", "ce", "--seeds", "0", "--model",
                   str(tmp_path / "no_such_encoder"), "--data-home", str(tmp_path / "data"), "--runs-dir",
                   str(tmp_path / "runs"), "--no-verify", "--quiet")
@@ -430,16 +434,9 @@ def test_a_failing_bench_cell_says_why_in_one_line(tmp_path):
 
 
 def test_bench_in_process_counts_a_failed_cell_and_skips_the_data_check_when_all_cells_are_done(tmp_path):
-    import gzip
-
     from skgloss import bench
 
-    home = tmp_path / "data" / "mr"
-    home.mkdir(parents=True)
-    for split in ("train", "test"):
-        X, y = make_texts(6)
-        with gzip.open(home / f"{split}.jsonl.gz", "wt") as f:
-            f.writelines(json.dumps({"text": t, "label": label}) + "\n" for t, label in zip(X, y))
+    tiny_mr_data(tmp_path / "data")
     common = ["--datasets", "mr", "--variants", "ce", "--seeds", "0", "--runs-dir", str(tmp_path / "runs"),
               "--no-verify", "--quiet", "--in-process"]
     assert bench.main([*common, "--model", str(tmp_path / "no_such_encoder"), "--data-home",
