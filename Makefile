@@ -1,10 +1,13 @@
 # Two commands do all the set-up on a fresh machine (see README):
 #   make demo   - a real fine-tuning run of all-MiniLM-L6-v2 on the built-in demo set
 #   make test   - the test suite (python -m pytest)
-# Both create .venv on first use: the CPU build of torch first, then skgloss
-# with its test, offline, docs and distributed extras.
+# Both create .venv on first use: torch first, then skgloss with its test,
+# offline, docs and distributed extras. TORCH_PIP_ARGS is passed to the torch
+# install: where pip's default index would bring a CUDA build, get the CPU one
+# with  make demo TORCH_PIP_ARGS='--index-url https://download.pytorch.org/whl/cpu'
 
 PYTHON ?= python3
+TORCH_PIP_ARGS ?=
 VENV := .venv
 PY := $(VENV)/bin/python
 
@@ -13,7 +16,7 @@ PY := $(VENV)/bin/python
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q torch==2.13.0 $(TORCH_PIP_ARGS)
 	$(PY) -m pip install -q -e '.[test,offline,docs,distributed]'
 	touch $@
 
