@@ -152,17 +152,18 @@ class EpochSchedule:
         self.per_epoch = per_epoch
         self.total = per_epoch * max_epochs
         self.warmup = int(round(warmup_ratio * self.total))
-        self._origin, self._first_step, self._stride = 0.0, 0, 1.0
+        self._origin, self._first_step, self._n_batches = 0, 0, per_epoch
 
     def start_epoch(self, epoch, n_batches, step):
         """Epoch ``epoch`` (from 1) runs ``n_batches`` optimizer steps, the first after scheduler step ``step``."""
         self._origin = (epoch - 1) * self.per_epoch
         self._first_step = step
-        self._stride = self.per_epoch / max(1, n_batches)
+        self._n_batches = max(1, n_batches)
 
     def factor(self, step):
         """The learning-rate factor after ``step`` scheduler steps."""
-        position = self._origin + (step - self._first_step) * self._stride
+        # multiplied before divided: the epoch's last step lands exactly on its end (per_epoch·n / n)
+        position = self._origin + (step - self._first_step) * self.per_epoch / self._n_batches
         if position < self.warmup:
             return (position + 1) / (self.warmup + 1)
         return max(0.0, (self.total - position) / max(1, self.total - self.warmup))

@@ -318,7 +318,8 @@ def test_the_bank_graph_inference_searches_holds_each_rows_latest_embedding(tiny
     X, y = make_texts(10)
     y = y.copy()
     y[::3] = -1
-    clf = GLossTextClassifier(tiny_bert, **{**FEW, "max_epochs": 2}, learning_rate=2e-3, validation_fraction=0,
+    params = {**FEW, "max_epochs": 2, "device": "auto", "precision": "fp32"}  # the GPU path where there is one
+    clf = GLossTextClassifier(tiny_bert, **params, learning_rate=2e-3, validation_fraction=0,
                               pseudo_label_threshold=None).fit(X, y)
     labeled = np.flatnonzero(y != -1)
     np.testing.assert_allclose(clf.corpus_embeddings_[labeled], clf.transform([X[i] for i in labeled]),
